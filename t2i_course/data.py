@@ -240,9 +240,10 @@ def _cylinder(u, v, px, metal):
     nx = np.clip(u / a, -1.0, 1.0); nz = np.sqrt(1.0 - nx * nx)          # the side's normal is (nx, 0, nz)
     ndl = np.clip(nx * _LIGHT[0] + nz * _LIGHT[2], 0.0, 1.0)
     top = et > 0
-    if metal:
-        spec = np.where(top, 0.0, np.clip(nx * _HALFV[0] + nz * _HALFV[2], 0, 1) ** 30 * 0.85)
-        return alpha, np.where(top, 1.0, 0.1 + ndl * ndl), spec
+    if metal:                                                            # a vertical highlight band where the side faces the half-vector
+        nx_h = _HALFV[0] / np.hypot(_HALFV[0], _HALFV[2])
+        spec = np.where(top, 0.0, 0.85 * np.exp(-((nx - nx_h) / 0.14) ** 2))
+        return alpha, np.where(top, 1.08, 0.1 + ndl * ndl), spec
     return alpha, np.where(top, 1.02, 0.3 + 0.7 * ndl), None
 
 def _shadow(u, v):
@@ -386,9 +387,10 @@ def _named(o: SceneObject, rng, omit) -> dict:
     return {k: v for k, v in d.items() if k not in drop}
 
 def _pick(rng, templates, which):
-    pool = [t for t in templates if (which == "all") or (t[2] == (which == "heldout"))]
-    if which == "canonical" or rng is None: pool = templates[:1]
-    return pool[int(rng.integers(len(pool)))] if rng is not None and len(pool) > 1 else pool[0]
+    "A template from the 'canonical', 'train', 'heldout' or 'all' pool: the first one without an rng."
+    if which == "canonical": return templates[0]
+    pool = [t for t in templates if which == "all" or t[2] == (which == "heldout")]
+    return pool[0] if rng is None else pool[int(rng.integers(len(pool)))]
 
 # %% ../nbs/01_data.ipynb #81f25a17
 def caption_slots(scene: Scene, lang: str = "zh", seed=None, *, templates: str = "train", omit=None) -> tuple[str, dict]:
