@@ -102,7 +102,9 @@ def cjk_font():
     if _CJK_FONT is None:
         from importlib.resources import files
         bundled = files("t2i_course") / "assets" / "t2i-cjk.otf"
-        names = {f.name: f.fname for f in font_manager.fontManager.ttflist}
+        names = {}
+        for f in sorted(font_manager.fontManager.ttflist, key=lambda f: f.weight not in (400, "normal", "regular")):
+            names.setdefault(f.name, f.fname)                              # prefer the regular weight of a family
         path = next((names[n] for n in _CJK_FAMILIES if n in names), str(bundled))
         _CJK_FONT = font_manager.FontProperties(fname=path)
     return _CJK_FONT
