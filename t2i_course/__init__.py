@@ -18,6 +18,11 @@ _LAZY = {
                      "sample_scenes", "render", "caption", "make_dataset", "load_dataset",
                      "save_dataset", "load_clevr", "load_coco_captions", "ImageCaptionFolder"], "data"),
     **dict.fromkeys(["tokenize", "Vocab"], "text"),
+    **dict.fromkeys(["WordVectors", "train_word2vec", "embedding_matrix"], "embeddings"),
+    **dict.fromkeys(["TextCNN", "TextCNNConfig"], "text_cnn"),
+    **dict.fromkeys(["VAEConfig", "SeedVAE", "ConditionalVAE"], "vae"),
+    **dict.fromkeys(["Discriminator", "DiscriminatorConfig"], "discriminator"),
+    **dict.fromkeys(["VAEGAN", "VAEGANConfig"], "vaegan"),
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -41,3 +46,8 @@ if TYPE_CHECKING:  # static tools and IDEs see the real names; nothing is import
                        caption, make_dataset, load_dataset, save_dataset, load_clevr, load_coco_captions,
                        ImageCaptionFolder)
     from .text import tokenize, Vocab
+    from .embeddings import WordVectors, train_word2vec, embedding_matrix
+    from .text_cnn import TextCNN, TextCNNConfig
+    from .vae import VAEConfig, SeedVAE, ConditionalVAE
+    from .discriminator import Discriminator, DiscriminatorConfig
+    from .vaegan import VAEGAN, VAEGANConfig
