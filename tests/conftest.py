@@ -75,3 +75,13 @@ def run_cli(tmp_home):
     if importlib.util.find_spec("t2i_course.cli") is None:
         pytest.skip("t2i_course.cli does not exist yet (exported from nbs/12_cli.ipynb)")
     return _run_cli
+
+
+@pytest.fixture
+def one_thread():
+    "Run torch single-threaded: small nets gain nothing from 2 threads, and on a busy 2-core machine OpenMP spinning makes them many times slower."
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -202,13 +202,6 @@ def test_fake_images():
 
 # ---------------------------------------------------------------- training
 
-@pytest.fixture
-def one_thread():
-    "Run single-threaded: small convs gain nothing from 2 threads, and on a busy machine OpenMP spinning made this test 10x slower."
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_tiny_training_run_beats_chance_on_real_wrong(one_thread):

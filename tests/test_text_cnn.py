@@ -14,14 +14,9 @@ from t2i_course.text_cnn import (SLOT_CLASSES, SLOT_NAMES, AttributeHead, Captio
                                  attribute_accuracy, attribute_loss, caption_targets, predict_slots, top_ngrams,
                                  train_attribute_model)
 
+pytestmark = pytest.mark.usefixtures("one_thread")   # see conftest.py
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    "Tiny models: one thread is as fast and does not fight other processes for the cores."
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+
 
 
 def make(vocab_size=30, seed=0, **kw):

@@ -17,16 +17,11 @@ from t2i_course.text_cnn import TextCNN, TextCNNConfig
 from t2i_course.vae import (ConditionalPrior, ConditionalVAE, ConvDecoder, ConvEncoder, CVAEOutput, SeedVAE, VAEConfig,
                             VAEOutput, kl_divergence, reconstruction_loss, reparameterize, train_vae)
 
+pytestmark = pytest.mark.usefixtures("one_thread")   # see conftest.py
+
 VOCAB = 30
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    "Small nets: one thread is barely slower and does not stall when other processes hold the cores."
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def text_encoder(out_dim=64):

@@ -14,12 +14,9 @@ from t2i_course.vae import ConditionalVAE, VAEConfig
 from t2i_course.vaegan import (VAEGAN, VAEGANConfig, feature_reconstruction_loss, sharpness, train_vaegan,
                                vaegan_step)
 
+pytestmark = pytest.mark.usefixtures("one_thread")   # see conftest.py
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+
 
 
 def make_model(size=32, seed=0, **kw):
