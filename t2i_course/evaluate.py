@@ -19,12 +19,14 @@ from torch import nn
 import torch.nn.functional as F
 
 from .core import InputError, atomic_dir, cache_dir, progress, set_seed
-from .data import ATTRIBUTES, RELATIONS, Scene, render, sample_scenes
+from .data import ATTRIBUTES, RELATIONS, Scene, make_dataset, render, sample_scenes
 
 # %% auto #0
-__all__ = ['SLOTS', 'RECIPES', 'JUDGE_FORMAT', 'JUDGE_FORMAT_VERSION', 'head_names', 'canonical_order', 'JudgeConfig',
-           'judge_input', 'Judge', 'scene_labels', 'judge_accuracy', 'judge_data', 'train_judge', 'confusion_matrix',
-           'plot_confusion', 'save_judge', 'load_judge', 'judge_cache_key', 'load_or_train_judge']
+__all__ = ['SLOTS', 'RECIPES', 'JUDGE_FORMAT', 'JUDGE_FORMAT_VERSION', 'CAPTION_SETS', 'head_names', 'canonical_order',
+           'JudgeConfig', 'judge_input', 'Judge', 'scene_labels', 'judge_accuracy', 'judge_data', 'train_judge',
+           'confusion_matrix', 'plot_confusion', 'save_judge', 'load_judge', 'judge_cache_key', 'load_or_train_judge',
+           'CaptionSet', 'caption_sets', 'generate_images', 'score_readings', 'attribute_accuracy', 'judge_features',
+           'frechet_distance', 'fid_judge', 'diversity']
 
 # %% ../nbs/10_evaluation.ipynb #3f7a108d
 SLOTS = ("a", "b")
@@ -274,3 +276,159 @@ def load_or_train_judge(image_size: int = 32, n_objects: int = 1, cache=None, *,
     save_judge(judge, folder, report)
     judge.report = report
     return judge
+
+# %% ../nbs/10_evaluation.ipynb #c29b5ae0
+@dataclass
+class CaptionSet:
+    "Captions with the slots each names (`make_dataset(...).slots`) and the scenes they were written from."
+    name: str
+    captions: list[str]
+    slots: list[dict]
+    scenes: list[Scene]
+
+    def __len__(self) -> int: return len(self.captions)
+    def __repr__(self): return f"CaptionSet({self.name!r}, n={len(self)})"
+
+CAPTION_SETS = ("in_distribution", "heldout_pairs", "paraphrase", "zh", "en", "two_objects")
+
+def caption_sets(n: int = 200, seed: int = 0, size: int = 32) -> dict[str, CaptionSet]:
+    "The evaluation caption sets: in_distribution, heldout_pairs, paraphrase, zh, en (in_distribution by language), two_objects."
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1: raise InputError(f"n must be a positive integer, got {n!r}")
+    def cs(name, ds, idx=None):
+        idx = range(len(ds)) if idx is None else idx
+        return CaptionSet(name, [ds.captions[i] for i in idx], [ds.slots[i] for i in idx], [ds.scenes[i] for i in idx])
+    ind = make_dataset(n, size=size, split="test", seed=seed)
+    out = {"in_distribution": cs("in_distribution", ind),
+           "heldout_pairs": cs("heldout_pairs", make_dataset(n, size=size, split="heldout", seed=seed)),
+           "paraphrase": cs("paraphrase", make_dataset(n, size=size, split="paraphrase", seed=seed))}
+    for lang in ("zh", "en"): out[lang] = cs(lang, ind, [i for i, s in enumerate(ind.slots) if s["lang"] == lang])
+    out["two_objects"] = cs("two_objects", make_dataset(n, size=size, split="test", n_objects=2, seed=seed))
+    return out
+
+# %% ../nbs/10_evaluation.ipynb #e71d3726
+_FLIP = {"left of": "left of", "above": "above", "right of": "left of", "below": "above"}   # caption relation -> judge's reading
+
+def generate_images(generate, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+    "Call `generate(texts) -> uint8 (N, H, W, 3)` in batches and check what comes back."
+    texts = list(texts)
+    if not texts: raise InputError("no captions to generate from (empty caption set)")
+    if not callable(generate): raise InputError(f"generate must be callable, got {type(generate).__name__}")
+    out = []
+    for i in range(0, len(texts), batch_size):
+        chunk = texts[i:i + batch_size]
+        x = generate(chunk)
+        if not isinstance(x, np.ndarray): raise InputError(f"generate() must return a numpy array, got {type(x).__name__}")
+        if x.dtype != np.uint8: raise InputError(f"generate() must return uint8 images (N, H, W, 3), got dtype {x.dtype}")
+        if x.ndim != 4 or x.shape[0] != len(chunk) or x.shape[-1] != 3:
+            raise InputError(f"generate() must return uint8 (N, H, W, 3) with N = {len(chunk)} (one image per caption), got shape {x.shape}")
+        if out and x.shape[1:] != out[0].shape[1:]: raise InputError(f"generate() changed the image size: {out[0].shape[1:]} then {x.shape[1:]}")
+        out.append(x)
+    return np.concatenate(out)
+
+def _judges(judge, judge2) -> dict[int, "Judge"]:
+    js = {}
+    for j in (judge, judge2):
+        if j is None: continue
+        if not isinstance(j, Judge): raise InputError(f"expected a Judge, got {type(j).__name__}")
+        js[j.config.n_objects] = j
+    return js
+
+def _check_slots(captions, slots):
+    if len(captions) != len(slots): raise InputError(f"{len(captions)} captions but {len(slots)} slot records")
+    if len(captions) == 0: raise InputError("empty caption set")
+    for s in slots:
+        if not isinstance(s, dict) or not isinstance(s.get("objects"), list) or len(s["objects"]) not in (1, 2):
+            raise InputError(f"each slot record must be a dict with 1 or 2 'objects', got {s!r:.80}")
+
+def score_readings(readings: Sequence[dict], slots: Sequence[dict]) -> list[dict]:
+    "Per image: {attribute or 'relation': True/False} for what its caption names (two objects: matched by the relation rule)."
+    out = []
+    for r, s in zip(readings, slots):
+        objs = s["objects"]
+        if len(objs) == 1:
+            out.append({k: r[k] == v for k, v in objs[0].items()})
+            continue
+        rel = s.get("relation")
+        if rel not in _FLIP: raise InputError(f"a two-object slot record needs a relation, got {rel!r}")
+        order = [0, 1] if rel in ("left of", "above") else [1, 0]          # judge's slot A/B for caption's X, Y
+        ok = {"relation": [r["relation"] == _FLIP[rel]]}
+        for o, j in zip(objs, order):
+            for k, v in o.items(): ok.setdefault(k, []).append(r["objects"][j][k] == v)
+        out.append(ok)
+    return out
+
+def attribute_accuracy(generate, captions: Sequence[str], slots: Sequence[dict], judge: "Judge", judge2: "Judge | None" = None,
+                       batch_size: int = 256) -> dict:
+    "Per attribute: share of images the judge reads as the caption says, over captions that name it; plus 'all_named' (and 'relation')."
+    captions = list(captions)
+    _check_slots(captions, slots)
+    js = _judges(judge, judge2)
+    images = generate_images(generate, captions, batch_size)
+    hits, total, all_ok = {}, {}, np.zeros(len(captions), bool)
+    for n_obj in (1, 2):
+        idx = [i for i, s in enumerate(slots) if len(s["objects"]) == n_obj]
+        if not idx: continue
+        if n_obj not in js: raise InputError(f"{len(idx)} caption(s) name {n_obj} object(s): pass a judge with n_objects={n_obj}"
+                                             + (" as judge2" if n_obj == 2 else ""))
+        for i, ok in zip(idx, score_readings(js[n_obj].read(images[idx]), [slots[i] for i in idx])):
+            flat = [b for v in ok.values() for b in (v if isinstance(v, list) else [v])]
+            all_ok[i] = all(flat)
+            for k, v in ok.items():
+                for b in (v if isinstance(v, list) else [v]):
+                    hits[k] = hits.get(k, 0) + int(b); total[k] = total.get(k, 0) + 1
+    keys = list(ATTRIBUTES) + (["relation"] if "relation" in total else [])
+    res = {k: (hits[k] / total[k] if total.get(k) else None) for k in keys}     # None: no caption names it
+    res["all_named"] = float(all_ok.mean())
+    return res
+
+# %% ../nbs/10_evaluation.ipynb #580607c5
+@torch.no_grad()
+def judge_features(judge: "Judge", images, batch_size: int = 512) -> np.ndarray:
+    "The judge's feature vectors f(x), float64 (N, feature_dim), in eval mode."
+    x = judge_input(images)
+    s = judge.config.image_size
+    if tuple(x.shape[-2:]) != (s, s): raise InputError(f"this judge reads {s}x{s} images, got {x.shape[-2]}x{x.shape[-1]}")
+    was_training, dev = judge.training, next(judge.parameters()).device
+    judge.eval()
+    try: f = torch.cat([judge.features(x[i:i + batch_size].to(dev)).cpu() for i in range(0, len(x), batch_size)])
+    finally: judge.train(was_training)
+    return f.double().numpy()
+
+def _sqrtm_psd(a: np.ndarray) -> np.ndarray:
+    w, v = np.linalg.eigh((a + a.T) / 2)
+    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
+    "Squared Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2)."
+    s = _sqrtm_psd(sigma1)
+    tr_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh(s @ sigma2 @ s), 0, None)).sum()
+    return float(max(((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2 * tr_sqrt, 0.0))
+
+def fid_judge(real_images, fake_images, judge: "Judge") -> float:
+    "FID in the judge's feature space: Fréchet distance between Gaussians fitted to judge.features of real and generated images."
+    if len(real_images) < 2 or len(fake_images) < 2: raise InputError("fid_judge() needs at least 2 real and 2 generated images")
+    fr, fg = judge_features(judge, real_images), judge_features(judge, fake_images)
+    return frechet_distance(fr.mean(0), np.cov(fr, rowvar=False), fg.mean(0), np.cov(fg, rowvar=False))
+
+# %% ../nbs/10_evaluation.ipynb #899f00ba
+def _entropy(values) -> float:
+    _, c = np.unique(np.asarray(values), return_counts=True)
+    p = c / c.sum()
+    return float(-(p * np.log(p)).sum())
+
+def diversity(generate, captions: Sequence[str], slots: Sequence[dict], judge: "Judge", n: int = 8, batch_size: int = 256) -> float:
+    "Mean normalised entropy of the judge's readings of the attributes a one-object caption leaves open, over n images per caption."
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 2: raise InputError(f"n must be an integer >= 2, got {n!r}")
+    captions = list(captions)
+    _check_slots(captions, slots)
+    if not isinstance(judge, Judge) or judge.config.n_objects != 1: raise InputError("diversity() needs a one-object judge")
+    open_ = [(c, [k for k in ATTRIBUTES if k not in s["objects"][0]]) for c, s in zip(captions, slots) if len(s["objects"]) == 1]
+    open_ = [(c, ks) for c, ks in open_ if ks]
+    if not open_: raise InputError("diversity() needs one-object captions that leave at least one attribute unnamed")
+    texts = [c for c, _ in open_ for _ in range(n)]                    # each caption n times in a row
+    readings = judge.read(generate_images(generate, texts, batch_size))
+    scores = []
+    for i, (_, ks) in enumerate(open_):
+        rs = readings[i * n:(i + 1) * n]
+        for k in ks: scores.append(_entropy([r[k] for r in rs]) / np.log(min(n, len(ATTRIBUTES[k]))))
+    return float(np.mean(scores))
