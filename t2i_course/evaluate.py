@@ -26,7 +26,8 @@ __all__ = ['SLOTS', 'RECIPES', 'JUDGE_FORMAT', 'JUDGE_FORMAT_VERSION', 'CAPTION_
            'JudgeConfig', 'judge_input', 'Judge', 'scene_labels', 'judge_accuracy', 'judge_data', 'train_judge',
            'confusion_matrix', 'plot_confusion', 'save_judge', 'load_judge', 'judge_cache_key', 'load_or_train_judge',
            'CaptionSet', 'caption_sets', 'generate_images', 'score_readings', 'attribute_accuracy', 'judge_features',
-           'frechet_distance', 'fid_judge', 'diversity']
+           'frechet_distance', 'fid_judge', 'diversity', 'DualEncoder', 'clip_loss', 'train_dual_encoder',
+           'r_precision']
 
 # %% ../nbs/10_evaluation.ipynb #3f7a108d
 SLOTS = ("a", "b")
@@ -432,3 +433,105 @@ def diversity(generate, captions: Sequence[str], slots: Sequence[dict], judge: "
         rs = readings[i * n:(i + 1) * n]
         for k in ks: scores.append(_entropy([r[k] for r in rs]) / np.log(min(n, len(ATTRIBUTES[k]))))
     return float(np.mean(scores))
+
+# %% ../nbs/10_evaluation.ipynb #e5c86f51
+from .text import Vocab
+from .text_cnn import TextCNN, TextCNNConfig
+
+class DualEncoder(nn.Module):
+    "A small image CNN and a TextCNN projecting into one L2-normalised space; `logit_scale` = 1/temperature (learned)."
+    def __init__(self, vocab_size: int, dim: int = 64, channels: tuple[int, ...] = (16, 32, 64), text_channels: int = 64,
+                 temperature: float = 0.07):
+        super().__init__()
+        layers, cin = [], 3
+        for cout in channels:
+            layers += [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2)]
+            cin = cout
+        self.image_net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(cin * 16, dim))  # keeps the layout: position
+        self.text_net = TextCNN(TextCNNConfig(vocab_size=vocab_size, embed_dim=32, widths=(1, 2, 3), channels=text_channels, out_dim=dim, dropout=0.0))
+        self.logit_scale = nn.Parameter(torch.tensor(float(np.log(1 / temperature))))
+
+    def encode_images(self, x: torch.Tensor) -> torch.Tensor:
+        "Float images (B, 3, H, W) in [-1, 1] -> unit vectors (B, dim)."
+        return F.normalize(self.image_net(x), dim=1)
+
+    def encode_texts(self, ids: torch.Tensor) -> torch.Tensor:
+        "Token ids (B, T) -> unit vectors (B, dim)."
+        return F.normalize(self.text_net(ids), dim=1)
+
+def clip_loss(u: torch.Tensor, v: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    "Symmetric InfoNCE of matching rows of unit vectors u (B, d), v (B, d)."
+    logits = logit_scale.exp().clamp(max=100) * u @ v.T                  # (B, B) s_ij / tau
+    target = torch.arange(len(u))
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+def train_dual_encoder(vocab: Vocab | None = None, *, n: int = 4000, steps: int = 300, batch_size: int = 128, lr: float = 3e-3,
+                       dim: int = 64, seed: int = 0, image_size: int = 32, show_progress: bool = True):
+    "Train a DualEncoder contrastively on `make_dataset(n, split='train', lang='both')`; -> (dual, vocab, report)."
+    for name, v in (("n", n), ("steps", steps), ("batch_size", batch_size)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1: raise InputError(f"{name} must be a positive integer, got {v!r}")
+    if batch_size < 2: raise InputError("batch_size must be >= 2 (a contrastive batch needs negatives)")
+    ds = make_dataset(n, size=image_size, split="train", lang="both", seed=seed)
+    if vocab is None: vocab = Vocab.build(ds.captions)
+    if not isinstance(vocab, Vocab): raise InputError(f"vocab must be a Vocab, got {type(vocab).__name__}")
+    x = judge_input(ds.images)                                           # (n, 3, H, W) float
+    ids, _ = vocab.encode_batch(ds.captions, max_len=40, min_len=3)      # (n, T)
+    set_seed(seed)
+    dual = DualEncoder(len(vocab), dim=dim)
+    opt = torch.optim.Adam(dual.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(seed)
+    t0, losses = time.time(), []
+    bar = progress(total=steps, desc="dual encoder", disable=not show_progress)
+    dual.train()
+    for step in range(steps):
+        b = torch.randperm(n, generator=g)[:min(batch_size, n)]
+        loss = clip_loss(dual.encode_images(x[b]), dual.encode_texts(ids[b]), dual.logit_scale)
+        opt.zero_grad(); loss.backward(); opt.step()
+        losses.append(loss.item()); bar.update(1)
+        if step % 20 == 0: bar.set_postfix(loss=losses[-1])
+    bar.close()
+    dual.eval()
+    report = dict(n=n, steps=steps, batch_size=batch_size, lr=lr, dim=dim, seed=seed, image_size=image_size,
+                  final_loss=float(np.mean(losses[-20:])), temperature=float(1 / dual.logit_scale.detach().exp()), seconds=round(time.time() - t0, 1))
+    return dual, vocab, report
+
+_SLOT_KEYS = tuple(ATTRIBUTES)
+
+def _contradicts(scenes, slots) -> np.ndarray:
+    "(N, N) bool: caption j names a value that object i does not have (one-object scenes)."
+    truth = np.array([[ATTRIBUTES[k].index(getattr(s.objects[0], k)) for k in _SLOT_KEYS] for s in scenes])       # (N, 5)
+    named = np.array([[ATTRIBUTES[k].index(o[k]) if k in o else -1 for k in _SLOT_KEYS] for o in (s["objects"][0] for s in slots)])  # (N, 5)
+    return ((named[None] >= 0) & (named[None] != truth[:, None])).any(2)
+
+@torch.no_grad()
+def r_precision(dual: DualEncoder, vocab: Vocab, images, captions: Sequence[str], n_distractors: int = 99, seed: int = 0, *,
+                scenes: Sequence[Scene] | None = None, slots: Sequence[dict] | None = None, batch_size: int = 512) -> float:
+    "Share of images whose own caption scores highest among it and `n_distractors` other captions of the set (R = 1)."
+    captions = list(captions)
+    if not isinstance(dual, DualEncoder): raise InputError(f"dual must be a DualEncoder, got {type(dual).__name__}")
+    if not isinstance(n_distractors, (int, np.integer)) or isinstance(n_distractors, bool) or n_distractors < 1:
+        raise InputError(f"n_distractors must be a positive integer, got {n_distractors!r}")
+    x = judge_input(images)
+    if len(x) != len(captions): raise InputError(f"{len(x)} images but {len(captions)} captions (one caption per image)")
+    if len(captions) < n_distractors + 1:
+        raise InputError(f"r_precision needs at least {n_distractors + 1} captions (1 true + {n_distractors} distractors), got {len(captions)}")
+    N = len(captions)
+    ok = np.array(captions, dtype=object)[None, :] != np.array(captions, dtype=object)[:, None]   # (N, N) different text
+    if (scenes is None) != (slots is None): raise InputError("pass both scenes and slots (to draw only contradicting distractors) or neither")
+    if scenes is not None:
+        if len(scenes) != N or len(slots) != N: raise InputError(f"scenes and slots must have one entry per caption ({N})")
+        ok &= _contradicts(scenes, slots)
+    dual.eval()
+    u = torch.cat([dual.encode_images(x[i:i + batch_size]) for i in range(0, N, batch_size)])            # (N, d)
+    ids, _ = vocab.encode_batch(captions, max_len=40, min_len=3)
+    v = torch.cat([dual.encode_texts(ids[i:i + batch_size]) for i in range(0, N, batch_size)])            # (N, d)
+    sims = (u @ v.T).numpy()                                                                           # (N, N) cosine
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for i in range(N):
+        cand = np.flatnonzero(ok[i])
+        if len(cand) < n_distractors:
+            raise InputError(f"image {i}: only {len(cand)} captions differ from (and contradict) its own; need {n_distractors} (pass more captions or a smaller n_distractors)")
+        d = rng.choice(cand, n_distractors, replace=False)
+        hits += bool(sims[i, i] > sims[i, d].max())
+    return hits / N
