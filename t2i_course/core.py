@@ -19,7 +19,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['SHAPE_LEGEND', 'InputError', 'set_seed', 'get_device', 'to_uint8', 'cjk_font', 'show_images', 'trace_shapes',
-           'progress', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_dir', 'cache_dir']
+           'evaluating', 'progress', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_dir',
+           'cache_dir']
 
 # %% ../nbs/00_core.ipynb #9cf2e53f
 class InputError(ValueError):
@@ -191,6 +192,21 @@ def trace_shapes(model, *inputs, depth: int = 1, verbose: bool = True) -> list[t
         w = max(len(r[0]) for r in rows)
         for name, cls, shape in rows: print(f"{name:<{w}}  {cls:<18} {shape}")
     return rows
+
+# %% ../nbs/00_core.ipynb #4ce9175f
+class evaluating:
+    "Context manager: put `modules` in eval mode without gradients, and restore each one's mode on exit."
+    def __init__(self, *modules): self.modules = modules
+    def __enter__(self):
+        import torch
+        self.modes = [m.training for m in self.modules]
+        for m in self.modules: m.eval()
+        self.no_grad = torch.no_grad(); self.no_grad.__enter__()
+        return self
+    def __exit__(self, *exc):
+        self.no_grad.__exit__(*exc)
+        for m, mode in zip(self.modules, self.modes): m.train(mode)
+        return False
 
 # %% ../nbs/00_core.ipynb #878224f7
 class progress:

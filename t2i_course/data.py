@@ -375,7 +375,7 @@ def _np_en(o: dict) -> str:
 
 # %% ../nbs/01_data.ipynb #3474ed28
 OMIT_P = {"size": 0.3, "material": 0.3, "color": 0.1, "shape": 0.1, "position": 0.2}   # default chance to leave a slot out
-_SLOTS = ("color", "shape", "size", "material", "position")
+_SLOTS = tuple(ATTRIBUTES)   # color, shape, size, material, position
 
 def _named(o: SceneObject, rng, omit) -> dict:
     "The slots of `o` a caption names, after leaving some out."

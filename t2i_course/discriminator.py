@@ -13,7 +13,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .core import InputError, get_device, progress
+from .core import InputError, evaluating, get_device, progress
 from .data import ATTRIBUTES, POSITIONS, Scene, SceneObject, caption, iterate_batches, to_float
 
 # %% auto #0
@@ -153,7 +153,7 @@ def pair_accuracy(real_right: torch.Tensor, real_wrong: torch.Tensor, fake_right
     return {**acc, "mean": sum(acc.values()) / 3}
 
 # %% ../nbs/06_discriminator.ipynb #466ee482
-_SLOTS = ("color", "shape", "size", "material", "position")
+_SLOTS = tuple(ATTRIBUTES)   # color, shape, size, material, position
 
 def _slot_codes(items: Sequence) -> torch.Tensor:
     "(N, 13) codes per caption: objects named, 5 slots for each of two objects, relation on the x and y axes; -1 = not named."
@@ -268,15 +268,13 @@ def score_pairs(disc: Discriminator, text_encoder: nn.Module,
                 batch_size: int = 256) -> torch.Tensor:
     "Logits (N,) of each image with its paired text, in eval mode (dropout off); training modes are restored."
     if len(images) != len(ids): raise InputError(f"{len(images)} images but {len(ids)} texts")
-    modes = disc.training, text_encoder.training
-    disc.eval(); text_encoder.eval()
     dev = next(disc.parameters()).device
     out = []
-    for s in range(0, len(images), batch_size):
-        x = images[s:s + batch_size]
-        x = (to_float(x) if x.dtype == torch.uint8 else x).to(dev)          # (b, 3, H, W)
-        out.append(disc(x, text_encoder(ids[s:s + batch_size].to(dev))).cpu())
-    disc.train(modes[0]); text_encoder.train(modes[1])
+    with evaluating(disc, text_encoder):
+        for s in range(0, len(images), batch_size):
+            x = images[s:s + batch_size]
+            x = (to_float(x) if x.dtype == torch.uint8 else x).to(dev)      # (b, 3, H, W)
+            out.append(disc(x, text_encoder(ids[s:s + batch_size].to(dev))).cpu())
     return torch.cat(out)                                                  # (N,)
 
 def evaluate_pairs(disc: Discriminator, text_encoder: nn.Module, images: torch.Tensor, ids: torch.Tensor,

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .core import InputError, atomic_dir, cache_dir, progress, set_seed
+from .core import InputError, atomic_dir, cache_dir, evaluating, progress, set_seed
 from .data import ATTRIBUTES, RELATIONS, Scene, make_dataset, render, sample_scenes
 
 # %% auto #0
@@ -121,10 +121,9 @@ class Judge(nn.Module):
         x = judge_input(images)
         s = self.config.image_size
         if tuple(x.shape[-2:]) != (s, s): raise InputError(f"this judge reads {s}x{s} images, got {x.shape[-2]}x{x.shape[-1]}")
-        was_training, dev = self.training, next(self.parameters()).device
-        self.eval()
-        try: outs = [{k: v.argmax(1).cpu() for k, v in self(x[i:i + batch_size].to(dev)).items()} for i in range(0, len(x), batch_size)]
-        finally: self.train(was_training)
+        dev = next(self.parameters()).device
+        with evaluating(self):
+            outs = [{k: v.argmax(1).cpu() for k, v in self(x[i:i + batch_size].to(dev)).items()} for i in range(0, len(x), batch_size)]
         return {k: torch.cat([o[k] for o in outs]) for k in self.classes}
 
     def read(self, images) -> list[dict]:
@@ -389,10 +388,8 @@ def judge_features(judge: "Judge", images, batch_size: int = 512) -> np.ndarray:
     x = judge_input(images)
     s = judge.config.image_size
     if tuple(x.shape[-2:]) != (s, s): raise InputError(f"this judge reads {s}x{s} images, got {x.shape[-2]}x{x.shape[-1]}")
-    was_training, dev = judge.training, next(judge.parameters()).device
-    judge.eval()
-    try: f = torch.cat([judge.features(x[i:i + batch_size].to(dev)).cpu() for i in range(0, len(x), batch_size)])
-    finally: judge.train(was_training)
+    dev = next(judge.parameters()).device
+    with evaluating(judge): f = torch.cat([judge.features(x[i:i + batch_size].to(dev)).cpu() for i in range(0, len(x), batch_size)])
     return f.double().numpy()
 
 def _sqrtm_psd(a: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .core import InputError, progress, set_seed
+from .core import InputError, evaluating, progress, set_seed
 
 # %% auto #0
 __all__ = ['SLOT_NAMES', 'NOT_NAMED', 'SLOT_CLASSES', 'TextCNNConfig', 'TextCNN', 'caption_targets', 'AttributeHead',
@@ -106,9 +106,9 @@ class TextCNN(nn.Module):
         return self.proj(self.dropout(self.pooled(ids)))                  # (B, out_dim)
 
 # %% ../nbs/04_text_cnn.ipynb #f7d68397
-from .data import COLORS, MATERIALS, POSITIONS, SHAPES, SIZES
+from .data import ATTRIBUTES, COLORS, MATERIALS, POSITIONS, SHAPES, SIZES
 
-SLOT_NAMES = ("color", "shape", "size", "material", "position")
+SLOT_NAMES = tuple(ATTRIBUTES)   # color, shape, size, material, position
 NOT_NAMED = "<none>"
 SLOT_CLASSES: dict[str, tuple[str, ...]] = {   # per slot: class 0 = the caption does not name it, then the values
     "color": (NOT_NAMED, *COLORS), "shape": (NOT_NAMED, *SHAPES), "size": (NOT_NAMED, *SIZES),
@@ -156,13 +156,9 @@ def attribute_loss(logits: dict[str, torch.Tensor], targets: torch.Tensor) -> to
 @torch.no_grad()
 def _predict(model: nn.Module, ids: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     "Predicted class per slot (N, 5), in eval mode; the model's mode is restored."
-    was_training = model.training
-    model.eval()
-    try:
-        out = [model(ids[i:i + batch_size]) for i in range(0, len(ids), batch_size)]              # [{slot: (b, K)}]
-        return torch.cat([torch.stack([o[k].argmax(1) for k in SLOT_NAMES], 1) for o in out]) if out \
-            else torch.zeros(0, len(SLOT_NAMES), dtype=torch.long)                                 # (N, 5)
-    finally: model.train(was_training)
+    with evaluating(model): out = [model(ids[i:i + batch_size]) for i in range(0, len(ids), batch_size)]  # [{slot: (b, K)}]
+    return torch.cat([torch.stack([o[k].argmax(1) for k in SLOT_NAMES], 1) for o in out]) if out \
+        else torch.zeros(0, len(SLOT_NAMES), dtype=torch.long)                                     # (N, 5)
 
 def attribute_accuracy(model: nn.Module, ids: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
     "Accuracy per slot, their `mean`, and `all` (the share of captions with every slot right)."
@@ -218,10 +214,7 @@ def top_ngrams(text_cnn: TextCNN, ids: torch.Tensor,
     if width not in c.widths: raise InputError(f"width must be one of {c.widths}, got {width!r}")
     filters = list(range(c.channels)) if filters is None else [int(f) for f in filters]
     if not filters or any(not 0 <= f < c.channels for f in filters): raise InputError(f"filters must be in 0..{c.channels - 1}, got {filters}")
-    was_training = text_cnn.training
-    text_cnn.eval()
-    try: h = text_cnn.feature_maps(ids)[c.widths.index(width)][:, filters]  # (B, F, L) with L = T - width + 1
-    finally: text_cnn.train(was_training)
+    with evaluating(text_cnn): h = text_cnn.feature_maps(ids)[c.widths.index(width)][:, filters]  # (B, F, L) with L = T - width + 1
     grams = text_cnn.prepare(ids).unfold(1, width, 1).reshape(-1, width)  # (B*L, width) the n-gram under each window
     acts = h.permute(0, 2, 1).reshape(-1, len(filters))                   # (B*L, F)
     keep = torch.isfinite(acts[:, 0])                                     # windows inside a caption
