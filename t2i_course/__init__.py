@@ -23,6 +23,8 @@ _LAZY = {
     **dict.fromkeys(["VAEConfig", "SeedVAE", "ConditionalVAE"], "vae"),
     **dict.fromkeys(["Discriminator", "DiscriminatorConfig"], "discriminator"),
     **dict.fromkeys(["VAEGAN", "VAEGANConfig"], "vaegan"),
+    **dict.fromkeys(["TextToImage", "save_run"], "pipeline"),
+    **dict.fromkeys(["Judge", "load_or_train_judge", "evaluate_generator", "evaluate_run"], "evaluate"),
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -51,3 +53,5 @@ if TYPE_CHECKING:  # static tools and IDEs see the real names; nothing is import
     from .vae import VAEConfig, SeedVAE, ConditionalVAE
     from .discriminator import Discriminator, DiscriminatorConfig
     from .vaegan import VAEGAN, VAEGANConfig
+    from .pipeline import TextToImage, save_run
+    from .evaluate import Judge, load_or_train_judge, evaluate_generator, evaluate_run

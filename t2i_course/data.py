@@ -19,9 +19,9 @@ from .core import InputError, atomic_dir, atomic_write_json, progress
 # %% auto #0
 __all__ = ['COLORS', 'SHAPES', 'SIZES', 'MATERIALS', 'POSITIONS', 'RELATIONS', 'ATTRIBUTES', 'ZH', 'HALF_EXTENT', 'HELDOUT_PAIRS',
            'MAX_OBJECTS', 'TEMPLATES', 'CAPTION_WORDS_ZH', 'OMIT_P', 'SPLITS', 'LANGS', 'FORMAT', 'FORMAT_VERSION',
-           'SceneObject', 'Scene', 'sample_scenes', 'render', 'caption_slots', 'caption', 'WorldDataset',
-           'make_dataset', 'save_dataset', 'load_dataset', 'to_tensors', 'to_float', 'iterate_batches', 'ClevrDataset',
-           'load_clevr', 'CocoCaptions', 'load_coco_captions', 'ImageCaptionFolder']
+           'SceneObject', 'Scene', 'sample_scenes', 'render', 'caption_slots', 'caption', 'caption_from_slots',
+           'WorldDataset', 'make_dataset', 'save_dataset', 'load_dataset', 'to_tensors', 'to_float', 'iterate_batches',
+           'ClevrDataset', 'load_clevr', 'CocoCaptions', 'load_coco_captions', 'ImageCaptionFolder']
 
 # %% ../nbs/01_data.ipynb #b64af1ee
 COLORS: dict[str, tuple[int, int, int]] = {
@@ -423,6 +423,28 @@ def caption_slots(scene: Scene, lang: str = "zh", seed=None, *, templates: str =
 def caption(scene: Scene, lang: str = "zh", seed=None, *, templates: str = "train", omit=None) -> str:
     "A caption for `scene` in 中文 ('zh') or English ('en'); seed=None gives the canonical, fully named one."
     return caption_slots(scene, lang, seed, templates=templates, omit=omit)[0]
+
+# %% ../nbs/01_data.ipynb #c1d142b8
+def caption_from_slots(slots: dict, lang: str | None = None) -> str:
+    "The canonical caption naming exactly the slots of a slot record {'objects': [...], 'relation': ...}; lang defaults to the record's."
+    if not isinstance(slots, dict) or not isinstance(slots.get("objects"), list) or len(slots["objects"]) not in (1, 2):
+        raise InputError(f"a slot record is a dict with 1 or 2 'objects', got {slots!r:.80}")
+    lang = lang or slots.get("lang") or "zh"
+    if lang not in ("zh", "en"): raise InputError(f"unknown lang {lang!r}; allowed: zh, en")
+    objs = slots["objects"]
+    for o in objs:
+        bad = {k: v for k, v in o.items() if k not in ATTRIBUTES or v not in ATTRIBUTES[k]} if isinstance(o, dict) else o
+        if bad: raise InputError(f"unknown slots {bad!r}; allowed: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in ATTRIBUTES.items()))
+    npf = _np_zh if lang == "zh" else (lambda o, subject=True: _np_en(o))
+    if len(objs) == 1:
+        o = objs[0]
+        tpl = TEMPLATES[f"{lang}.{'pos' if 'position' in o else 'nopos'}"][0][1]
+        pos = (ZH[o["position"]] if lang == "zh" else _EN_POS[o["position"]]) if "position" in o else ""
+        return tpl.format(np=npf(o), pos=pos)
+    rel = slots.get("relation")
+    if rel not in RELATIONS: raise InputError(f"a two-object slot record needs a relation, one of {', '.join(RELATIONS)}; got {rel!r}")
+    a, b = ({k: v for k, v in o.items() if k != "position"} for o in objs)
+    return TEMPLATES[f"{lang}.rel"][0][1].format(a=npf(a, True), b=npf(b, False), rel=ZH[rel] if lang == "zh" else _EN_REL[rel])
 
 # %% ../nbs/01_data.ipynb #76a7ce1d
 SPLITS = {"train": 0, "val": 1, "test": 2, "heldout": 3, "paraphrase": 4}

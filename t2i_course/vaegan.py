@@ -18,7 +18,8 @@ from .discriminator import Discriminator, discriminator_loss, generator_loss, mi
 from .vae import ConditionalVAE, kl_divergence, reconstruction_loss, reparameterize
 
 # %% auto #0
-__all__ = ['feature_reconstruction_loss', 'VAEGANConfig', 'VAEGAN', 'vaegan_step', 'train_vaegan', 'sharpness']
+__all__ = ['SYSTEM_PARTS', 'feature_reconstruction_loss', 'VAEGANConfig', 'VAEGAN', 'vaegan_step', 'train_vaegan', 'sharpness',
+           'system_config', 'build_vaegan']
 
 # %% ../nbs/07_vaegan.ipynb #4299a6f2
 def feature_reconstruction_loss(f_hat: torch.Tensor,  # (B, F) Dis_l features of the reconstructions
@@ -137,3 +138,55 @@ def sharpness(images) -> float:
     g = 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]               # (N, H, W) luminance
     dx, dy = g[:, :, 1:] - g[:, :, :-1], g[:, 1:, :] - g[:, :-1, :]
     return float(dx.pow(2).mean() + dy.pow(2).mean())
+
+# %% ../nbs/07_vaegan.ipynb #6d2f8b13
+from dataclasses import fields
+
+from .discriminator import DiscriminatorConfig
+from .text_cnn import TextCNN, TextCNNConfig
+from .vae import VAEConfig
+
+SYSTEM_PARTS = {"text_encoder": TextCNNConfig, "vae": VAEConfig, "discriminator": DiscriminatorConfig,
+                "disc_text_encoder": TextCNNConfig, "vaegan": VAEGANConfig}   # system_config key -> config class
+
+def system_config(model: VAEGAN) -> dict:
+    "Everything `build_vaegan` needs to rebuild `model` (with fresh weights), as a JSON-ready dict of the five configs."
+    if not isinstance(model, VAEGAN): raise InputError(f"system_config takes a VAEGAN, got {type(model).__name__}")
+    for name, enc in (("text_encoder", model.cvae.text_encoder), ("disc_text_encoder", model.disc_text)):
+        if not isinstance(enc, TextCNN): raise InputError(f"{name} is a {type(enc).__name__}; only TextCNN text encoders can be stored and rebuilt")
+    return {"text_encoder": model.cvae.text_encoder.config.to_dict(), "vae": model.cvae.config.to_dict(),
+            "discriminator": model.disc.config.to_dict(), "disc_text_encoder": model.disc_text.config.to_dict(),
+            "vaegan": model.config.to_dict()}
+
+# %% ../nbs/07_vaegan.ipynb #7e3a9c24
+def _fits(ann: str, v) -> bool:
+    "Does the JSON value `v` fit the field annotation `ann` ('int', 'float', 'bool', 'tuple[int, ...]', ...)?"
+    if ann.startswith("tuple["): return isinstance(v, (list, tuple)) and all(_fits(ann[6:].split(",")[0].strip(" ]"), x) for x in v)
+    if ann == "bool": return isinstance(v, bool)
+    if ann == "int": return isinstance(v, int) and not isinstance(v, bool)
+    if ann == "float": return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return True
+
+def _config_from_dict(cls, d, where: str):
+    "A config dataclass from its `to_dict()` output: every field, no others, each of the right JSON type; lists become tuples."
+    if not isinstance(d, dict): raise InputError(f"{where} must be a JSON object, got {type(d).__name__}")
+    names = {f.name: f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "") for f in fields(cls)}
+    unknown, missing = [k for k in d if k not in names], [k for k in names if k not in d]
+    if unknown: raise InputError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(names)}")
+    if missing: raise InputError(f"{where}: missing key {missing[0]!r}")
+    for k, ann in names.items():
+        if not _fits(ann, d[k]): raise InputError(f"{where}.{k} must be {ann}, got {d[k]!r}")
+    try: return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+    except InputError as e: raise InputError(f"{where}: {e}") from None
+
+def build_vaegan(config: dict) -> VAEGAN:
+    "A VAEGAN with fresh weights from a `system_config` dict; an unknown, missing or bad entry raises InputError naming it."
+    if not isinstance(config, dict): raise InputError(f"the model config must be a dict of {', '.join(SYSTEM_PARTS)}, got {type(config).__name__}")
+    unknown, missing = [k for k in config if k not in SYSTEM_PARTS], [k for k in SYSTEM_PARTS if k not in config]
+    if unknown: raise InputError(f"unknown model config key {unknown[0]!r}; allowed: {', '.join(SYSTEM_PARTS)}")
+    if missing: raise InputError(f"model config is missing {missing[0]!r}")
+    c = {k: _config_from_dict(cls, config[k], k) for k, cls in SYSTEM_PARTS.items()}
+    if c["disc_text_encoder"].out_dim != c["discriminator"].text_dim:
+        raise InputError(f"disc_text_encoder.out_dim ({c['disc_text_encoder'].out_dim}) must equal discriminator.text_dim ({c['discriminator'].text_dim})")
+    cvae = ConditionalVAE(c["vae"], TextCNN(c["text_encoder"]))
+    return VAEGAN(cvae, Discriminator(c["discriminator"]), TextCNN(c["disc_text_encoder"]), c["vaegan"])

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "t2i_course"
 DEV_ONLY = {"nbdev", "execnb", "fastcore"}
 RUNTIME = {"torch": ">=2.4", "numpy": None, "pillow": None, "matplotlib": None, "jieba": None, "gensim": None,
-           "ipywidgets": None, "tqdm": None, "safetensors": None}  # name -> exact specifier, where it matters
+           "ipywidgets": None, "tqdm": None, "safetensors": None, "sacrebleu": None}  # name -> exact specifier, where it matters
 HEAVY = ["torch", "jieba", "gensim"]
 LAZY_NAMES = {  # what `t2i_course` re-exports, by the module that defines it
     "core": ["set_seed", "get_device", "show_images", "trace_shapes"],
@@ -30,6 +30,8 @@ LAZY_NAMES = {  # what `t2i_course` re-exports, by the module that defines it
              "caption", "make_dataset", "load_dataset", "save_dataset", "load_clevr", "load_coco_captions",
              "ImageCaptionFolder"],
     "text": ["tokenize", "Vocab"],
+    "pipeline": ["TextToImage", "save_run"],
+    "evaluate": ["Judge", "load_or_train_judge", "evaluate_generator", "evaluate_run"],
 }
 
 
@@ -80,7 +82,9 @@ def dist_info(whl, name):
 
 def test_wheel_holds_modules_and_assets(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for f in ["t2i_course/assets/t2i-cjk.otf", "t2i_course/assets/OFL.txt", *modules()]:
+    shipped = [f"t2i_course/{p.relative_to(PKG).as_posix()}" for p in (PKG / "assets" / "eval").rglob("*") if p.is_file()]
+    assert len(shipped) >= 7, "the evaluation models (two judges, one dual encoder) should ship in t2i_course/assets/eval"
+    for f in ["t2i_course/assets/t2i-cjk.otf", "t2i_course/assets/OFL.txt", *modules(), *shipped]:
         assert f in names, f"{f} missing from {wheel.name}"
     tops = {n.split("/")[0] for n in names}
     assert tops == {"t2i_course", f"t2i_course-{settings()['version']}.dist-info"}, f"unexpected top-level entries: {tops}"
