@@ -12,7 +12,8 @@ from pathlib import Path
 from .core import InputError
 
 # %% auto #0
-__all__ = ['positive_int', 'image_size', 'object_count', 'cmd_data', 'build_parser', 'main']
+__all__ = ['positive_int', 'image_size', 'object_count', 'positive_minutes', 'cmd_data', 'cmd_train', 'cmd_generate', 'cmd_eval',
+           'build_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #8863b330
 def positive_int(s: str) -> int:
@@ -38,6 +39,13 @@ def object_count(s: str) -> int | tuple[int, int]:
     if not 1 <= lo <= hi <= MAX_OBJECTS: raise argparse.ArgumentTypeError(f"objects must lie in 1..{MAX_OBJECTS}, got {s!r}")
     return lo if lo == hi else (lo, hi)
 
+def positive_minutes(s: str) -> float:
+    "argparse type: a number of minutes > 0."
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected minutes as a number > 0, got {s!r}") from None
+    if not v > 0 or v != v or v == float("inf"): raise argparse.ArgumentTypeError(f"expected minutes as a number > 0, got {s!r}")
+    return v
+
 # %% ../nbs/12_cli.ipynb #03cea489
 def cmd_data(args) -> int:
     "Write a dataset of the world to args.out, plus preview.png."
@@ -52,6 +60,44 @@ def cmd_data(args) -> int:
     show_images(ds.images[:k], ds.captions[:k], ncols=min(k, 8), path=out / "preview.png", show=False)
     print(f"wrote {len(ds)} images ({args.size}x{args.size}, split={args.split}, lang={args.lang}) to {out}/ "
           f"(images.npy, captions.jsonl, manifest.json, preview.png)")
+    return 0
+
+# %% ../nbs/12_cli.ipynb #c436713c
+def cmd_train(args) -> int:
+    "Train a preset into a run folder (or continue one with --resume)."
+    from t2i_course.train import Trainer, preset
+    over = {k: v for k, v in (("data", args.data), ("seed", args.seed), ("batch_size", args.batch_size), ("image_size", args.size),
+                              ("threads", args.threads)) if v is not None}
+    config = preset(args.preset, **over)
+    if args.steps is not None: config = config.with_steps(args.steps)
+    out = Path(args.out or f"runs/{args.preset}")
+    Trainer(config, out, resume=args.resume, minutes=args.minutes, device=args.device).run()
+    return 0
+
+# %% ../nbs/12_cli.ipynb #b72f5d16
+def cmd_generate(args) -> int:
+    "Generate n images per caption from a run folder and write a captioned grid (one row per caption)."
+    from t2i_course.core import show_images
+    from t2i_course.pipeline import TextToImage
+    out = Path(args.out)
+    if out.suffix.lower() != ".png": raise InputError(f"--out must be a .png file, got {out}")
+    if out.is_dir(): raise InputError(f"--out {out} is a folder; give a file name such as grid.png")
+    t2i = TextToImage.load(args.run, device=args.device)
+    images = t2i.generate(args.text, n=args.n, seed=args.seed)
+    caps = [t if k == 0 else "" for t in args.text for k in range(args.n)]
+    show_images(images, caps, ncols=args.n, path=out, show=False)
+    print(f"wrote {len(images)} images ({t2i.image_size}x{t2i.image_size}) for {len(args.text)} caption(s) to {out}")
+    return 0
+
+# %% ../nbs/12_cli.ipynb #37dab977
+def cmd_eval(args) -> int:
+    "Evaluate a run folder: metrics.json, report.md and pictures in --out; print the tables."
+    from t2i_course.evaluate import evaluate_run, metrics_markdown
+    out = Path(args.out) if args.out else Path(args.run) / "eval"
+    if out.exists() and not out.is_dir(): raise InputError(f"--out {out} exists and is not a folder")
+    m = evaluate_run(args.run, out, n=args.n, seed=args.seed)
+    print(metrics_markdown(m))
+    print(f"\nwrote metrics.json, report.md and pictures to {out}/ in {m['seconds']} s")
     return 0
 
 # %% ../nbs/12_cli.ipynb #91c57956
@@ -71,6 +117,36 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--full-captions", action="store_true", help="name every attribute (no omissions, canonical wording)")
     d.set_defaults(func=cmd_data)
+    t = sub.add_parser("train", help="train the full system into a run folder", description="Train word vectors, the text CNN and the "
+                       "conditional VAE-GAN on the embedded world (or your data) into a run folder; --resume continues one exactly.")
+    t.add_argument("--preset", choices=("cpu", "gpu", "tiny"), default="cpu", help="cpu: 32x32, about 10 min on 2 cores; gpu: 64x64; tiny: seconds, for tests")
+    t.add_argument("--out", help="run folder (default runs/PRESET)")
+    t.add_argument("--data", help="world (default), a folder with images + captions.jsonl, clevr:SCENES_JSON:IMAGES_DIR or coco:CAPTIONS_JSON:IMAGES_DIR")
+    t.add_argument("--steps", type=positive_int, help="total training steps (the preset's phases keep their shares)")
+    t.add_argument("--minutes", type=positive_minutes, help="time box: save and stop cleanly after this many minutes")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--batch-size", type=positive_int)
+    t.add_argument("--size", type=image_size, help="image side in pixels, a power of two >= 16")
+    t.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+    t.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: all cores, at most 8)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its newest good checkpoint")
+    t.set_defaults(func=cmd_train)
+    g = sub.add_parser("generate", help="generate images from captions with a trained run", description="Generate images from any captions "
+                       "with a run folder and write a captioned grid.")
+    g.add_argument("--run", required=True, help="run folder written by `t2i-course train`")
+    g.add_argument("--n", type=positive_int, default=8, help="images per caption (default 8)")
+    g.add_argument("--out", required=True, help="output PNG file")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+    g.add_argument("text", nargs="+", help="one or more captions, in 中文 or English")
+    g.set_defaults(func=cmd_generate)
+    e = sub.add_parser("eval", help="evaluate a run: metrics.json, report.md, pictures", description="Evaluate a run folder with the judges "
+                       "trained by this project: attribute accuracy per caption set, R-precision, back-translation, FID, diversity, discriminator accuracy.")
+    e.add_argument("--run", required=True, help="run folder written by `t2i-course train`")
+    e.add_argument("--out", help="output folder (default RUN/eval)")
+    e.add_argument("--n", type=positive_int, default=500, help="captions per caption set (default 500)")
+    e.add_argument("--seed", type=int, default=0)
+    e.set_defaults(func=cmd_eval)
     return p
 
 # %% ../nbs/12_cli.ipynb #d339d895
@@ -80,8 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(); return 2
+    import warnings
+    from t2i_course.train import TrainingStopped
+    def one_line(message, category, filename, lineno, file=None, line=None):   # warnings as one line, no source excerpt
+        print(f"t2i-course {args.command}: warning: {message}", file=sys.stderr)
+    warnings.showwarning = one_line
     try:
         return args.func(args) or 0
+    except TrainingStopped as e:
+        print(f"t2i-course {args.command}: stopped: {e}", file=sys.stderr); return 1
     except InputError as e:
         print(f"t2i-course {args.command}: error: {e}", file=sys.stderr); return 2
     except KeyboardInterrupt:

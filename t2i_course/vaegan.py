@@ -18,8 +18,8 @@ from .discriminator import Discriminator, discriminator_loss, generator_loss, mi
 from .vae import ConditionalVAE, kl_divergence, reconstruction_loss, reparameterize
 
 # %% auto #0
-__all__ = ['SYSTEM_PARTS', 'feature_reconstruction_loss', 'VAEGANConfig', 'VAEGAN', 'vaegan_step', 'train_vaegan', 'sharpness',
-           'system_config', 'build_vaegan']
+__all__ = ['SYSTEM_PARTS', 'feature_reconstruction_loss', 'VAEGANConfig', 'AuxClassifier', 'VAEGAN', 'vaegan_step',
+           'train_vaegan', 'sharpness', 'system_config', 'build_vaegan']
 
 # %% ../nbs/07_vaegan.ipynb #4299a6f2
 def feature_reconstruction_loss(f_hat: torch.Tensor,  # (B, F) Dis_l features of the reconstructions
@@ -39,10 +39,33 @@ class VAEGANConfig:
     lr: float = 5e-4           # Adam learning rate of the encoder and the decoder
     lr_dis: float = 5e-4       # Adam learning rate of the discriminator (and its text encoder)
     betas: tuple[float, float] = (0.5, 0.999)
+    aux: bool = False          # add an auxiliary classifier (TAC-GAN) that reads the caption's named slots from images (chapter 08)
+    aux_weight: float = 1.0    # weight of its cross-entropy on real images in the discriminator's loss
+    aux_gen_weight: float = 20.0  # weight of its cross-entropy on generated images in the decoder's loss
 
     def to_dict(self) -> dict: return {**asdict(self), "betas": list(self.betas)}
 
 # %% ../nbs/07_vaegan.ipynb #2ef12055
+from .text_cnn import SLOT_CLASSES, SLOT_NAMES, caption_targets
+
+class AuxClassifier(nn.Module):
+    "TAC-GAN's auxiliary classifier: the discriminator's conv features (B, C', s, s) -> logits per slot (class 0: not named)."
+    def __init__(self, in_features: int):
+        super().__init__()
+        self.sizes = [len(SLOT_CLASSES[k]) for k in SLOT_NAMES]
+        self.linear = nn.Linear(in_features, sum(self.sizes))
+
+    def forward(self, h: torch.Tensor) -> list[torch.Tensor]:
+        return list(self.linear(h.flatten(1)).split(self.sizes, dim=1))   # [(B, K_slot)] in SLOT_NAMES order
+
+    def loss(self, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        "Cross-entropy on the slots each caption names (targets (B, 5) from `caption_targets`, 0 = not named), averaged over slots."
+        total = h.new_zeros(())
+        for j, logits in enumerate(self(h)):
+            named = targets[:, j] > 0
+            if named.any(): total = total + F.cross_entropy(logits[named], targets[named, j])
+        return total / len(self.sizes)
+
 class VAEGAN(nn.Module):
     "A ConditionalVAE (encoder, prior, decoder, text encoder) and a matching-aware Discriminator with its own text encoder."
     def __init__(self, cvae: ConditionalVAE, discriminator: Discriminator, disc_text_encoder: nn.Module,
@@ -53,10 +76,12 @@ class VAEGAN(nn.Module):
         self.cvae, self.disc, self.disc_text = cvae, discriminator, disc_text_encoder
         self.config = config or VAEGANConfig()
         c = self.config
+        self.aux = AuxClassifier(discriminator.config.hidden[-1] * discriminator.config.final_size ** 2) if c.aux else None
         enc = [*cvae.encoder.parameters(), *cvae.prior.parameters(), *cvae.text_encoder.parameters()]
         self.opt_enc = torch.optim.Adam([p for p in enc if p.requires_grad], lr=c.lr, betas=c.betas)
         self.opt_dec = torch.optim.Adam(cvae.decoder.parameters(), lr=c.lr, betas=c.betas)
-        disc_params = [*discriminator.parameters(), *(p for p in disc_text_encoder.parameters() if p.requires_grad)]
+        disc_params = [*discriminator.parameters(), *(p for p in disc_text_encoder.parameters() if p.requires_grad),
+                       *(self.aux.parameters() if self.aux is not None else ())]
         self.opt_dis = torch.optim.Adam(disc_params, lr=c.lr_dis, betas=c.betas)
 
     @torch.no_grad()
@@ -66,9 +91,12 @@ class VAEGAN(nn.Module):
 
 # %% ../nbs/07_vaegan.ipynb #88334c44
 def vaegan_step(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: torch.Tensor,
-                generator: torch.Generator | None = None) -> dict:
+                generator: torch.Generator | None = None,
+                targets: torch.Tensor | None = None,   # (B, 5) named slots (`caption_targets`), for a model with an auxiliary classifier
+                ) -> dict:
     "One VAE-GAN training step on images x (B, C, H, W) in [-1, 1], caption ids (B, T) and wrong-caption ids (B, T)."
-    c, cvae, disc = model.config, model.cvae, model.disc
+    c, cvae, disc, aux = model.config, model.cvae, model.disc, model.aux
+    if aux is not None and targets is None: raise InputError("this VAEGAN has an auxiliary classifier: pass targets=caption_targets(slots)")
     t = cvae.text_encoder(ids)                                             # (B, text_dim)
     mu, logvar = cvae.encoder(x, t)                                        # (B, Z) each
     mu_p, logvar_p = cvae.prior(t)                                         # (B, Z) each
@@ -80,26 +108,30 @@ def vaegan_step(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: to
     fakes = torch.cat([x_rec, x_pri]).detach()                             # (2B, C, H, W)
     rr, rw, fr = disc.head(h, td), disc.head(h, td_wrong), disc(fakes, td.repeat(2, 1))
     loss_dis = discriminator_loss(rr, rw, fr)
+    if aux is not None: loss_dis = loss_dis + c.aux_weight * aux.loss(h, targets)   # read the named slots of real images
     model.opt_dis.zero_grad(set_to_none=True); loss_dis.backward(); model.opt_dis.step()
     # 2. encoder and decoder, with the discriminator fixed
-    for p in disc.parameters(): p.requires_grad_(False)
+    frozen = [*disc.parameters(), *(aux.parameters() if aux is not None else ())]
+    for p in frozen: p.requires_grad_(False)
     f_real = disc.features(x).detach()                                     # (B, F)
     l_llike = feature_reconstruction_loss(disc.features(x_rec), f_real).mean() * c.feature_scale
     l_prior = kl_divergence(mu, logvar, mu_p, logvar_p).mean()
     l_pixel = reconstruction_loss(x_rec, x).mean()
     td = td.detach()
-    l_gan = 0.5 * (generator_loss(disc(x_rec, td)) + generator_loss(disc(x_pri, td)))
-    for p in disc.parameters(): p.requires_grad_(True)
+    h_rec, h_pri = disc.body(x_rec), disc.body(x_pri)
+    l_gan = 0.5 * (generator_loss(disc.head(h_rec, td)) + generator_loss(disc.head(h_pri, td)))
+    l_aux = 0.5 * (aux.loss(h_rec, targets) + aux.loss(h_pri, targets)) if aux is not None else torch.zeros(())
+    for p in frozen: p.requires_grad_(True)
     loss_enc = c.beta * l_prior + l_llike + c.pixel * l_pixel
-    loss_dec = c.gamma * l_llike + c.adversarial * l_gan + c.pixel * l_pixel
-    enc_params = [p for g in model.opt_enc.param_groups for p in g["params"]]
-    dec_params = [p for g in model.opt_dec.param_groups for p in g["params"]]
+    loss_dec = c.gamma * l_llike + c.adversarial * l_gan + c.pixel * l_pixel + c.aux_gen_weight * l_aux
+    enc_params = [p for g in model.opt_enc.param_groups for p in g["params"] if p.requires_grad]   # a frozen text encoder is left out
+    dec_params = [p for g in model.opt_dec.param_groups for p in g["params"] if p.requires_grad]
     model.opt_enc.zero_grad(set_to_none=True); model.opt_dec.zero_grad(set_to_none=True)
     loss_enc.backward(inputs=enc_params, retain_graph=True)
     loss_dec.backward(inputs=dec_params)
     model.opt_enc.step(); model.opt_dec.step()
     acc_rr, acc_rw, acc_fr = (rr > 0).float().mean(), (rw < 0).float().mean(), (fr < 0).float().mean()
-    return {k: v.item() for k, v in dict(dis=loss_dis, kl=l_prior, llike=l_llike, pixel=l_pixel, gan=l_gan,
+    return {k: v.item() for k, v in dict(dis=loss_dis, kl=l_prior, llike=l_llike, pixel=l_pixel, gan=l_gan, aux=l_aux,
                                          d_real_right=acc_rr, d_real_wrong=acc_rw, d_fake_right=acc_fr).items()}
 
 # %% ../nbs/07_vaegan.ipynb #b8e91ec4
@@ -115,11 +147,13 @@ def train_vaegan(model: VAEGAN,
     dev = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     wrong = mismatched_indices(captions_or_slots, generator=gen)           # (N,) a wrong caption for each image
+    targets = caption_targets(captions_or_slots) if model.aux is not None else None   # (N, 5) named slots, for the auxiliary classifier
     model.train()
     history, bar = [], progress(total=steps, desc="VAE-GAN", disable=not show_progress)
     for step in range(steps):
         b = torch.randint(len(images), (batch_size,), generator=gen)       # (B,)
-        history.append(vaegan_step(model, to_float(images[b]).to(dev), ids[b].to(dev), ids[wrong[b]].to(dev)))
+        history.append(vaegan_step(model, to_float(images[b]).to(dev), ids[b].to(dev), ids[wrong[b]].to(dev),
+                                   targets=None if targets is None else targets[b].to(dev)))
         bar.update(1)
         if step % 25 == 0 or step == steps - 1:
             bar.set_postfix(**{k: round(history[-1][k], 2) for k in ("dis", "kl", "llike", "gan")})

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "t2i_course"
 DEV_ONLY = {"nbdev", "execnb", "fastcore"}
 RUNTIME = {"torch": ">=2.4", "numpy": None, "pillow": None, "matplotlib": None, "jieba": None, "gensim": None,
-           "ipywidgets": None, "tqdm": None, "safetensors": None, "sacrebleu": None}  # name -> exact specifier, where it matters
+           "ipywidgets": None, "tqdm": None, "safetensors": None, "sacrebleu": None, "tensorboardx": None}  # name -> exact specifier, where it matters
 HEAVY = ["torch", "jieba", "gensim"]
 LAZY_NAMES = {  # what `t2i_course` re-exports, by the module that defines it
     "core": ["set_seed", "get_device", "show_images", "trace_shapes"],
