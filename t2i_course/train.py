@@ -5,6 +5,7 @@
 # %% ../nbs/08_training.ipynb #4c17fafe
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -49,15 +50,16 @@ class TrainConfig:
     lang: str = "both"             # caption language of the world and CLEVR: zh, en or both
     seed: int = 0
     batch_size: int = 64
-    text_steps: int = 400          # phase 1: the text CNN learns to read the slots a caption names (data with known slots only)
-    cvae_steps: int = 2000         # phase 2: the conditional VAE, text encoder frozen
-    gan_steps: int = 5000          # phase 3: VAE-GAN with an auxiliary classifier
+    text_steps: int = 300          # phase 1: the text CNN learns to read the slots a caption names (data with known slots only)
+    cvae_steps: int = 1400         # phase 2: the conditional VAE, text encoder frozen
+    gan_steps: int = 2400          # phase 3: VAE-GAN with an auxiliary classifier
     word2vec: bool = True          # start the word vectors from gensim Word2Vec trained on the captions
     embed_dim: int = 32
     text_dim: int = 64             # size of the sentence vector t
     text_channels: int = 64        # filters per width in the text CNNs
     z_dim: int = 16
     vae_hidden: tuple[int, ...] = (32, 64, 128)
+    vae_refine: int = 1            # 3x3 convolutions after each up-sampling step of the decoder (chapter 05's VAEConfig.refine)
     disc_hidden: tuple[int, ...] = (32, 64, 128)
     lr_text: float = 3e-3
     lr_cvae: float = 2e-3
@@ -65,6 +67,8 @@ class TrainConfig:
     beta: float = 2.0              # weight of the KL term
     adversarial: float = 2.0       # weight of the generator loss in the decoder's loss
     aux_gen_weight: float = 20.0   # weight of the auxiliary classifier's loss on generated images
+    gan_lr_end: float = 0.1        # the VAE-GAN learning rates fall linearly to this share of lr_gan by the last step
+    ema: float = 0.999             # the saved generator is an exponential moving average of its weights (0: the last weights)
     sample_every: int = 500        # steps between sample grids (samples/)
     checkpoint_every: int = 500    # steps between checkpoints (checkpoint/)
     keep_last: int = 3             # checkpoints kept
@@ -73,12 +77,15 @@ class TrainConfig:
 
     def __post_init__(self):
         ints = {"image_size": 16, "n_train": 2, "batch_size": 2, "text_steps": 0, "cvae_steps": 0, "gan_steps": 0, "embed_dim": 1, "text_dim": 1,
-                "text_channels": 1, "z_dim": 1, "sample_every": 1, "checkpoint_every": 1, "keep_last": 1, "log_every": 1, "seed": 0, "threads": 0}
+                "text_channels": 1, "z_dim": 1, "vae_refine": 0, "sample_every": 1, "checkpoint_every": 1, "keep_last": 1, "log_every": 1, "seed": 0, "threads": 0}
         for k, lo in ints.items():
             v = getattr(self, k)
             if not isinstance(v, int) or isinstance(v, bool) or v < lo: raise InputError(f"{k} must be an integer >= {lo}, got {v!r}")
         s = self.image_size
         if s & (s - 1): raise InputError(f"image_size must be a power of two >= 16 (16, 32, 64, 128), got {s}")
+        for k, v in (("gan_lr_end", self.gan_lr_end), ("ema", self.ema)):
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 1 or (k == "ema" and v == 1):
+                raise InputError(f"{k} must be a number in [0, 1{')' if k == 'ema' else ']'}, got {v!r}")
         for k in ("lr_text", "lr_cvae", "lr_gan", "beta", "adversarial", "aux_gen_weight"):
             v = getattr(self, k)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0 or (k.startswith("lr") and v == 0):
@@ -180,7 +187,8 @@ def load_training_data(config: TrainConfig) -> TrainData:
 def build_model(config: TrainConfig, vocab: Vocab, aux: bool, embedding: torch.Tensor | None = None) -> VAEGAN:
     "The full system of a config: CVAE with its text CNN (word vectors from `embedding`), discriminator with its own text CNN."
     tcfg = TextCNNConfig(vocab_size=len(vocab), embed_dim=config.embed_dim, channels=config.text_channels, out_dim=config.text_dim)
-    cvae = ConditionalVAE(VAEConfig(image_size=config.image_size, hidden=config.vae_hidden, z_dim=config.z_dim, text_dim=config.text_dim),
+    cvae = ConditionalVAE(VAEConfig(image_size=config.image_size, hidden=config.vae_hidden, z_dim=config.z_dim, text_dim=config.text_dim,
+                                    refine=config.vae_refine),
                           TextCNN(tcfg, embedding=embedding))
     disc = Discriminator(DiscriminatorConfig(image_size=config.image_size, hidden=config.disc_hidden, text_dim=config.text_dim))
     gcfg = VAEGANConfig(beta=config.beta, adversarial=config.adversarial, lr=config.lr_gan, lr_dis=config.lr_gan, aux=aux,
@@ -303,6 +311,7 @@ class Trainer:
         set_seed(c.seed)
         self.model = build_model(c, self.vocab, aux=self.targets is not None, embedding=embedding).to(self.device)
         self.attr_head = AttributeHead(c.text_dim).to(self.device)
+        self.ema = copy.deepcopy(self.model.cvae).requires_grad_(False)                          # the generator that gets saved
         cv = self.model.cvae
         self.opt_text = torch.optim.Adam([*cv.text_encoder.parameters(), *self.attr_head.parameters()], lr=c.lr_text)
         self.opt_cvae = torch.optim.Adam([*cv.encoder.parameters(), *cv.prior.parameters(), *cv.decoder.parameters(),
@@ -314,7 +323,7 @@ class Trainer:
 
     # ---- what a checkpoint holds -------------------------------------------------------
     @property
-    def modules(self) -> dict: return {"model": self.model, "attr_head": self.attr_head}
+    def modules(self) -> dict: return {"model": self.model, "attr_head": self.attr_head, "ema": self.ema}
     @property
     def optimizers(self) -> dict:
         return {"text": self.opt_text, "cvae": self.opt_cvae, "enc": self.model.opt_enc, "dec": self.model.opt_dec, "dis": self.model.opt_dis}
@@ -325,12 +334,13 @@ class Trainer:
         return r
 
     def _resumed_config(self, config) -> TrainConfig:
-        "The run's own TrainConfig from config.json; other flags given now are reported and ignored."
+        "The run's own TrainConfig from config.json; settings given now (a TrainConfig, or a dict of the ones set explicitly) that differ are reported and ignored."
         if not self.out.is_dir(): raise InputError(f"nothing to resume: {self.out} does not exist")
+        if not (self.out / CONFIG_FILE).is_file(): raise InputError(f"nothing to resume: {self.out} has no {CONFIG_FILE}")
         saved = TrainConfig.from_dict(read_run_config(self.out).get("train", {}))
-        if config is not None:
-            differ = [f.name for f in fields(TrainConfig) if getattr(config, f.name) != getattr(saved, f.name) and f.name != "preset"]
-            if differ: self.log(f"resume: using the run's own settings; ignoring {', '.join(differ)} (only --minutes and --device may change)")
+        given = config.to_dict() if isinstance(config, TrainConfig) else dict(config or {})
+        differ = [k for k, v in given.items() if k != "preset" and (list(v) if isinstance(v, tuple) else v) != saved.to_dict().get(k, v)]
+        if differ: self.log(f"resume: using the run's own settings; ignoring {', '.join(differ)} (only --minutes and --device may change)")
         return saved
 
     def _restore(self):
@@ -367,7 +377,24 @@ class Trainer:
             self.opt_cvae.zero_grad(set_to_none=True); l["total"].backward(); self.opt_cvae.step()
             return {"loss": l["total"].item(), "recon": l["recon"].item(), "kl": l["kl"].item()}
         targets = self.targets[b].to(dev) if self.targets is not None else None
+        done = (self.step - c.text_steps - c.cvae_steps) / max(1, c.gan_steps)                  # share of the VAE-GAN phase behind us
+        for opt in (self.model.opt_enc, self.model.opt_dec, self.model.opt_dis):
+            for g in opt.param_groups: g["lr"] = c.lr_gan * (1 - (1 - c.gan_lr_end) * done)
         return vaegan_step(self.model, x, ids, self.ids[self.wrong[b]].to(dev), targets=targets)
+
+    @torch.no_grad()
+    def _update_ema(self):
+        "ema <- decay * ema + (1 - decay) * weights, for the generator's parameters; buffers are copied."
+        d = self.config.ema if self.phase != "text" else 0.0                                     # the text phase: just follow
+        for e, p in zip(self.ema.parameters(), self.model.cvae.parameters()): e.lerp_(p, 1 - d)
+        for e, b in zip(self.ema.buffers(), self.model.cvae.buffers()): e.copy_(b)
+
+    def generator(self) -> VAEGAN:
+        "The model as it will be saved: the discriminator as trained, the CVAE's weights from the moving average (if `ema` > 0)."
+        if not self.config.ema: return self.model
+        m = copy.copy(self.model)                       # a shallow copy that shares everything but the CVAE
+        m._modules = dict(self.model._modules); m._modules["cvae"] = self.ema
+        return m
 
     # ---- the loop -------------------------------------------------------------------------
     def run(self) -> dict:
@@ -401,6 +428,7 @@ class Trainer:
                     where = self.last_checkpoint.name if self.last_checkpoint else "none (resume starts from scratch)"
                     raise TrainingStopped(f"step {self.step + 1} ({phase} phase): the {bad[0]} loss is {losses[bad[0]]}; stopped without saving "
                                           f"this step. Last good checkpoint: {where}. Try a smaller learning rate.")
+                if c.ema: self._update_ema()
                 self.step += 1
                 self.seconds = time.time() - t0
                 if self.step % c.log_every == 0 or self.step == total: self._log_row(phase, losses)
@@ -414,7 +442,7 @@ class Trainer:
             self._close_logs()
         if self.last_checkpoint is None or int(self.last_checkpoint.name[5:]) != self.step: self.save_checkpoint()
         status = "finished" if self.step >= total else "stopped"
-        save_run(self.out, self.model, self.vocab, c.to_dict(), {"status": status, "steps_done": self.step, "seconds": round(self.seconds, 1),
+        save_run(self.out, self.generator(), self.vocab, c.to_dict(), {"status": status, "steps_done": self.step, "seconds": round(self.seconds, 1),
                                                                  "data": self.data.source})
         plot_losses(self.out / "logs" / "train.csv", self.out / "loss.png")
         why = {"time": f"the {self.minutes} minute time box is up", "interrupted": "interrupted"}.get(stop["why"], "")
@@ -437,9 +465,10 @@ class Trainer:
         "A captioned grid of `n` samples for each prompt (the world's prompts, or the first training captions) in samples/."
         from t2i_course.pipeline import TextToImage
         prompts = list(prompts or (SAMPLE_PROMPTS if self.data.source == "world" else self.data.captions[:8]))
-        with evaluating(self.model, self.attr_head), warnings.catch_warnings():
+        model = self.generator()
+        with evaluating(model, self.model, self.ema, self.attr_head), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            imgs = TextToImage(self.model, self.vocab, config={}).generate(prompts, n=n, seed=0)
+            imgs = TextToImage(model, self.vocab, config={}).generate(prompts, n=n, seed=0)
         path = self.out / "samples" / f"step-{self.step:07d}.png"
         show_images(imgs, [p if k == 0 else "" for p in prompts for k in range(n)], ncols=2 * n if len(prompts) > 4 else n * len(prompts),
                     path=path, title=f"step {self.step}", show=False)

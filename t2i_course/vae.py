@@ -71,6 +71,7 @@ class VAEConfig:
     hidden: tuple[int, ...] = (32, 64, 128)  # channels of the stride-2 stages; the last repeats until the map is 4x4
     z_dim: int = 16                          # Z: latent size
     text_dim: int = 64                       # size of the sentence vector t (the text encoder's out_dim)
+    refine: int = 0                          # decoder: 3x3 convolutions after each up-sampling step (0: the plain decoder of this chapter)
 
     def __post_init__(self):
         s = self.image_size
@@ -83,6 +84,7 @@ class VAEConfig:
         for name in ("channels", "z_dim", "text_dim"):
             v = getattr(self, name)
             if not _is_int(v) or v < 1: raise InputError(f"{name} must be a positive integer, got {v!r}")
+        if not _is_int(self.refine) or self.refine < 0: raise InputError(f"refine must be an integer >= 0, got {self.refine!r}")
         self.image_size, self.channels, self.z_dim, self.text_dim = (int(v) for v in (s, self.channels, self.z_dim, self.text_dim))
         self.hidden = tuple(int(k) for k in h)
 
@@ -140,9 +142,12 @@ class ConvDecoder(nn.Module):
         self.config, self.cond_dim = config, _cond_dim(cond_dim)
         chans = config.stages[::-1]                                      # e.g. (128, 64, 32)
         self.fc = nn.Linear(config.z_dim + cond_dim, chans[0] * 4 * 4)
-        outs = (*chans[1:], config.channels)
-        self.ups = nn.Sequential(*[nn.Sequential(nn.LeakyReLU(0.2), nn.ConvTranspose2d(a, b, 4, stride=2, padding=1))
+        r = config.refine
+        outs = (*chans[1:], chans[-1] if r else config.channels)
+        self.ups = nn.Sequential(*[nn.Sequential(nn.LeakyReLU(0.2), nn.ConvTranspose2d(a, b, 4, stride=2, padding=1),
+                                                 *[m for _ in range(r) for m in (nn.LeakyReLU(0.2), nn.Conv2d(b, b, 3, padding=1))])
                                    for a, b in zip(chans, outs)])
+        if r: self.ups.append(nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(chans[-1], config.channels, 3, padding=1)))   # to RGB
 
     def forward(self, z: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
         if z.dim() != 2 or z.shape[1] != self.config.z_dim: raise InputError(f"expected z (B, {self.config.z_dim}), got {tuple(z.shape)}")

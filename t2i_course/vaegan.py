@@ -113,12 +113,14 @@ def vaegan_step(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: to
     # 2. encoder and decoder, with the discriminator fixed
     frozen = [*disc.parameters(), *(aux.parameters() if aux is not None else ())]
     for p in frozen: p.requires_grad_(False)
-    f_real = disc.features(x).detach()                                     # (B, F)
-    l_llike = feature_reconstruction_loss(disc.features(x_rec), f_real).mean() * c.feature_scale
+    h_rec, h_pri = disc.body(x_rec), disc.body(x_pri)                      # (B, C', s, s) each, with the updated discriminator
+    last = disc.config.feature_block % len(disc.blocks) == len(disc.blocks) - 1   # features = the body's output: reuse it
+    f_real = (disc.body(x).flatten(1) if last else disc.features(x)).detach()   # (B, F)
+    f_rec = h_rec.flatten(1) if last else disc.features(x_rec)
+    l_llike = feature_reconstruction_loss(f_rec, f_real).mean() * c.feature_scale
     l_prior = kl_divergence(mu, logvar, mu_p, logvar_p).mean()
     l_pixel = reconstruction_loss(x_rec, x).mean()
     td = td.detach()
-    h_rec, h_pri = disc.body(x_rec), disc.body(x_pri)
     l_gan = 0.5 * (generator_loss(disc.head(h_rec, td)) + generator_loss(disc.head(h_pri, td)))
     l_aux = 0.5 * (aux.loss(h_rec, targets) + aux.loss(h_pri, targets)) if aux is not None else torch.zeros(())
     for p in frozen: p.requires_grad_(True)
@@ -202,14 +204,16 @@ def _fits(ann: str, v) -> bool:
     return True
 
 def _config_from_dict(cls, d, where: str):
-    "A config dataclass from its `to_dict()` output: every field, no others, each of the right JSON type; lists become tuples."
+    "A config dataclass from its `to_dict()` output: no unknown fields, each of the right JSON type, lists become tuples; a field added later takes its default."
+    from dataclasses import MISSING
     if not isinstance(d, dict): raise InputError(f"{where} must be a JSON object, got {type(d).__name__}")
     names = {f.name: f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "") for f in fields(cls)}
-    unknown, missing = [k for k in d if k not in names], [k for k in names if k not in d]
+    required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+    unknown, missing = [k for k in d if k not in names], [k for k in required if k not in d]
     if unknown: raise InputError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(names)}")
     if missing: raise InputError(f"{where}: missing key {missing[0]!r}")
     for k, ann in names.items():
-        if not _fits(ann, d[k]): raise InputError(f"{where}.{k} must be {ann}, got {d[k]!r}")
+        if k in d and not _fits(ann, d[k]): raise InputError(f"{where}.{k} must be {ann}, got {d[k]!r}")
     try: return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
     except InputError as e: raise InputError(f"{where}: {e}") from None
 

@@ -18,7 +18,7 @@ from t2i_course.core import InputError
 from t2i_course.train import Trainer, TrainingStopped, checkpoints, preset, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-FLAGS = ["--preset", "tiny", "--steps", "120", "--threads", "1"]
+FLAGS = ["--preset", "tiny", "--steps", "60", "--threads", "1"]
 
 
 def cli(*args):
@@ -76,7 +76,7 @@ def test_time_box_then_resume_is_bit_identical(reference, tmp_path):
     r = subprocess.run(cli("train", *FLAGS, "--out", out, "--minutes", "0.0001"), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["status"] == "stopped" and cfg["steps_done"] < 120 and (out / "model.safetensors").is_file()
+    assert cfg["status"] == "stopped" and cfg["steps_done"] < 60 and (out / "model.safetensors").is_file()
     r = subprocess.run(cli("train", *FLAGS, "--out", out, "--resume"), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads((out / "config.json").read_text())["status"] == "finished"
@@ -186,3 +186,12 @@ def test_train_on_a_folder_of_images(tmp_path, run_cli):
     assert "skipping the text phase" in r.stdout
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())
     assert cfg["train"]["text_steps"] == 0 and cfg["model"]["vaegan"]["aux"] is False
+
+
+def test_gpu_preset_builds_and_steps_on_cpu(tmp_path):
+    "The gpu preset's 64x64 model fits together (a few steps on 64 images; the real run needs a GPU)."
+    cfg = preset("gpu", n_train=64, batch_size=8, sample_every=1000, checkpoint_every=1000, word2vec=False).with_steps(6)
+    s = Trainer(cfg, tmp_path / "gpu", show_progress=False, log=lambda m: None).run()
+    assert s["status"] == "finished" and s["step"] == 6
+    from t2i_course.pipeline import TextToImage
+    assert TextToImage.load(tmp_path / "gpu", device="cpu").generate(["a red sphere"], n=2).shape == (2, 64, 64, 3)

@@ -133,7 +133,7 @@ def test_reparameterize_generator_and_errors():
 def test_config_to_dict_and_back():
     c = VAEConfig(image_size=64, hidden=[16, 32], z_dim=8, text_dim=32)
     d = c.to_dict()
-    assert d == {"image_size": 64, "channels": 3, "hidden": [16, 32], "z_dim": 8, "text_dim": 32}
+    assert d == {"image_size": 64, "channels": 3, "hidden": [16, 32], "z_dim": 8, "text_dim": 32, "refine": 0}
     assert VAEConfig.from_dict(d) == c and isinstance(c.hidden, tuple)
     with pytest.raises(InputError, match="unknown VAEConfig keys"): VAEConfig.from_dict({**d, "depth": 3})
 
@@ -149,7 +149,7 @@ def test_config_accepts_numpy_integers_and_stores_plain_ints():
     import json
     import numpy as np
     c = VAEConfig(image_size=np.int64(64), hidden=np.array([8, 16]), z_dim=np.int32(4))
-    assert json.loads(json.dumps(c.to_dict())) == {"image_size": 64, "channels": 3, "hidden": [8, 16], "z_dim": 4, "text_dim": 64}
+    assert json.loads(json.dumps(c.to_dict())) == {"image_size": 64, "channels": 3, "hidden": [8, 16], "z_dim": 4, "text_dim": 64, "refine": 0}
     assert type(c.image_size) is int and all(type(h) is int for h in c.hidden)
 
 
@@ -305,3 +305,14 @@ def test_import_does_not_pull_heavy_optional_modules():
             "assert not heavy, heavy\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("refine", [1, 2])
+def test_decoder_refine_keeps_shapes(refine):
+    c = VAEConfig(image_size=32, hidden=(8, 16), z_dim=4, text_dim=8, refine=refine)
+    d = ConvDecoder(c, cond_dim=8)
+    x = d(torch.zeros(3, 4), torch.zeros(3, 8))
+    assert x.shape == (3, 3, 32, 32) and x.abs().max() <= 1
+    n_conv = sum(isinstance(m, torch.nn.Conv2d) for m in d.modules())
+    assert n_conv == refine * len(c.stages) + 1                            # refinements + the final to-RGB convolution
+    with pytest.raises(InputError, match="refine"): VAEConfig(refine=-1)
