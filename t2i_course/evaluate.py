@@ -792,6 +792,9 @@ def metrics_markdown(metrics: dict) -> str:
                  + f" | {_pct(two['all_named'])} (relation {_pct(two.get('relation'))}) |")
     jr = m["judge_real_accuracy"]
     lines += ["", "The judge on real renders of this size (%): " + ", ".join(f"{a} {_pct(jr[a])}" for a in attrs)]
+    weak = [a for a in attrs if jr[a] < 0.99]
+    if weak: lines += ["", f"Warning: at {m['image_size']}x{m['image_size']} the judge reads {', '.join(weak)} of real renders below 99 %: "
+                       "for these attributes its own errors mix with the generator's."]
     return "\n".join(lines)
 
 def write_report(out_dir, metrics: dict, pictures: dict, title: str = "Evaluation report") -> Path:

@@ -59,6 +59,7 @@ def test_eval_writes_the_report(run_cli, run, tmp_path):
     r = run_cli("eval", "--run", run, "--out", out, "--n", "120", timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "| in_distribution | 120 |" in r.stdout and "R-precision" in r.stdout
+    assert "Warning: at 16x16 the judge reads" in r.stdout                  # the 32 px judges cannot vouch for 16 px images
     m = json.loads((out / "metrics.json").read_text())
     assert m["image_size"] == 16 and set(m["discriminator_accuracy"]) == {"real_right", "real_wrong", "fake_right"}
     assert (out / "report.md").is_file() and (out / "confusion.png").is_file()
