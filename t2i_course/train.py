@@ -279,6 +279,36 @@ RESUME_FLAGS = ("minutes", "device")   # what may change when a run is resumed
 
 def _threads(n: int) -> int: return n or max(1, min(os.cpu_count() or 1, 8))
 
+def _dist_setup(device: str | None):
+    "(rank, world size, device): under torchrun, join the process group (nccl on GPUs, gloo on CPUs); else (0, 1, device)."
+    import torch.distributed as dist
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    dev = get_device(device)
+    if world <= 1: return 0, 1, dev
+    if dev.type == "cuda":
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))); torch.cuda.set_device(dev)
+    if not dist.is_initialized():
+        from datetime import timedelta
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", timeout=timedelta(minutes=10))
+    return dist.get_rank(), dist.get_world_size(), dev
+
+def _average_grads(optimizer, args, kwargs):
+    "Optimizer step pre-hook under DDP: average its parameters' gradients over all ranks (one all-reduce)."
+    import torch.distributed as dist
+    grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+    if not grads: return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat); flat /= dist.get_world_size()
+    k = 0
+    for g in grads: g.copy_(flat[k:k + g.numel()].view_as(g)); k += g.numel()
+
+def _all_ranks(values: list[float], op: str = "mean") -> list[float]:
+    "The mean (or max) of a few numbers over all ranks."
+    import torch.distributed as dist
+    t = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX if op == "max" else dist.ReduceOp.SUM)
+    return (t if op == "max" else t / dist.get_world_size()).tolist()
+
 class Trainer:
     "The whole pipeline in one loop: text CNN on the named slots, CVAE, then VAE-GAN with an auxiliary classifier; a run folder out."
     def __init__(self, config: TrainConfig | None, out, *, resume: bool = False, minutes: float | None = None, device: str | None = None,
@@ -287,12 +317,13 @@ class Trainer:
         if minutes is not None and (not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or not minutes > 0):
             raise InputError(f"minutes must be a number > 0, got {minutes!r}")
         self.minutes = minutes
+        self.rank, self.world, self.device = _dist_setup(device)          # several processes: torchrun sets WORLD_SIZE
+        if self.rank: self.log, self.show_progress = (lambda *a, **k: None), False   # rank 0 alone talks and writes
         if resume: config = self._resumed_config(config)
         elif (self.out / CONFIG_FILE).exists():
             raise InputError(f"{self.out} already holds a run; continue it with --resume, or choose another --out")
         elif self.out.exists() and not self.out.is_dir(): raise InputError(f"--out {self.out} exists and is not a folder")
         if not isinstance(config, TrainConfig): raise InputError(f"config must be a TrainConfig, got {type(config).__name__}")
-        self.device = get_device(device)
         if self.device.type == "cpu": torch.set_num_threads(_threads(config.threads))
         self.data = load_training_data(config)
         tokens = [tokenize(c) for c in self.data.captions]
@@ -319,6 +350,9 @@ class Trainer:
         self.wrong = mismatched_indices(self.data.slots if self.data.slots is not None else self.data.captions, generator=c.seed)  # (N,)
         self.batches = torch.Generator().manual_seed(c.seed)                                     # batch order: part of every checkpoint
         self.step, self.seconds, self.phase, self.last_checkpoint = 0, 0.0, None, None
+        if self.world > 1:
+            torch.manual_seed(c.seed + 7919 * self.rank)                  # the same weights everywhere, each rank its own noise
+            for o in self.optimizers.values(): o.register_step_pre_hook(_average_grads)
         if resume: self._restore()
 
     # ---- what a checkpoint holds -------------------------------------------------------
@@ -331,6 +365,11 @@ class Trainer:
     def _rng(self) -> dict:
         r = {"torch": torch.get_rng_state(), "batches": self.batches.get_state()}
         if self.device.type == "cuda": r["cuda"] = torch.cuda.get_rng_state(self.device)
+        if self.world > 1:                                                     # every rank's own generator
+            import torch.distributed as dist
+            states = [None] * self.world
+            dist.all_gather_object(states, torch.get_rng_state())
+            r.update({f"torch.{k}": st for k, st in enumerate(states)})
         return r
 
     def _resumed_config(self, config) -> TrainConfig:
@@ -349,7 +388,7 @@ class Trainer:
             try: state = read_checkpoint(ck, self.modules, self.optimizers)
             except InputError as e:
                 self.log(f"resume: skipping checkpoint {e}"); continue
-            torch.set_rng_state(state["rng"]["torch"]); self.batches.set_state(state["rng"]["batches"])
+            torch.set_rng_state(state["rng"].get(f"torch.{self.rank}", state["rng"]["torch"])); self.batches.set_state(state["rng"]["batches"])
             if "cuda" in state["rng"] and self.device.type == "cuda": torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
             self.step, self.seconds, self.last_checkpoint = state["step"], state.get("seconds", 0.0), ck
             self.log(f"resume: continuing from {ck.name} (step {self.step} of {self.config.total_steps})")
@@ -401,6 +440,60 @@ class Trainer:
         "Train to the end (or until `minutes` are up, or Ctrl-C); write the run folder; return a summary."
         import signal
         c, total = self.config, self.config.total_steps
+        if self.rank == 0: self._prepare_folder()
+        if self.world > 1: _all_ranks([0.0])                                   # the others wait for the folder
+        t0, stop = time.time() - self.seconds, {"why": None}
+        deadline = time.time() + 60 * self.minutes if self.minutes else None
+        def on_sigint(signum, frame): stop["why"] = "interrupted"                                # finish the step, then save
+        old = signal.signal(signal.SIGINT, on_sigint) if _main_thread() else None
+        bar = progress(total=total, desc="train", disable=not self.show_progress)
+        bar.update(self.step)
+        try:
+            while self.step < total:
+                if self.world == 1 and stop["why"] is not None: break
+                if deadline is not None and time.time() >= deadline and stop["why"] is None: stop["why"] = "time"
+                if self.world > 1 and _all_ranks([float(stop["why"] is not None)], "max")[0]: stop["why"] = stop["why"] or "time"
+                if stop["why"] is not None: break
+                phase = c.phase(self.step)
+                if phase != self.phase: self._enter(phase)
+                b = torch.randint(len(self.data), (c.batch_size,), generator=self.batches)        # (B,) this step's examples
+                if self.world > 1: b = b[self.rank::self.world]                                    # each rank its share of the batch
+                losses = self._train_step(phase, b)
+                if self.world > 1: losses = dict(zip(losses, _all_ranks(list(losses.values()))))
+                bad = [k for k, v in losses.items() if not math.isfinite(v)]
+                if bad:
+                    where = self.last_checkpoint.name if self.last_checkpoint else "none (resume starts from scratch)"
+                    raise TrainingStopped(f"step {self.step + 1} ({phase} phase): the {bad[0]} loss is {losses[bad[0]]}; stopped without saving "
+                                          f"this step. Last good checkpoint: {where}. Try a smaller learning rate.")
+                if c.ema: self._update_ema()
+                self.step += 1
+                self.seconds = time.time() - t0
+                if self.rank == 0 and (self.step % c.log_every == 0 or self.step == total): self._log_row(phase, losses)
+                bar.update(1)
+                if self.step % 10 == 0: bar.set_postfix(phase=phase, **{k: round(v, 3) for k, v in list(losses.items())[:4]})
+                if self.rank == 0 and (self.step % c.sample_every == 0 or self.step == total): self.save_samples()
+                if self.step % c.checkpoint_every == 0 or self.step == total: self.save_checkpoint()
+        finally:
+            bar.close()
+            if old is not None: signal.signal(signal.SIGINT, old)
+            self._close_logs()
+        if self.last_checkpoint is None or int(self.last_checkpoint.name[5:]) != self.step: self.save_checkpoint()
+        status = "finished" if self.step >= total else "stopped"
+        if self.rank == 0:
+            save_run(self.out, self.generator(), self.vocab, c.to_dict(), {"status": status, "steps_done": self.step, "seconds": round(self.seconds, 1),
+                                                                           "data": self.data.source, "processes": self.world})
+            plot_losses(self.out / "logs" / "train.csv", self.out / "loss.png")
+        why = {"time": f"the {self.minutes} minute time box is up", "interrupted": "interrupted"}.get(stop["why"], "")
+        self.log(f"{status} at step {self.step} of {total} after {self.seconds / 60:.1f} min{'; ' + why if why else ''}: {self.out}"
+                 + ("" if status == "finished" else "  (continue with --resume)"))
+        if self.world > 1:
+            import torch.distributed as dist
+            _all_ranks([0.0]); dist.destroy_process_group()
+        return {"status": status, "step": self.step, "total_steps": total, "seconds": self.seconds, "run_dir": str(self.out)}
+
+    def _prepare_folder(self):
+        "Create the run folder, drop leftovers of a killed checkpoint write, write config.json and vocab.json (or check them), open the logs."
+        c = self.config
         self.out.mkdir(parents=True, exist_ok=True)
         for junk in (self.out / "checkpoint").glob(".step-*"): shutil.rmtree(junk, ignore_errors=True)   # left by a killed write
         if not (self.out / CONFIG_FILE).exists():
@@ -410,56 +503,22 @@ class Trainer:
         elif read_run_config(self.out).get("model") != run_config(self.model)["model"]:
             raise InputError(f"{self.out / CONFIG_FILE} describes another model than this library builds from its settings (a run from another version?)")
         self._open_logs()
-        t0, stop = time.time() - self.seconds, {"why": None}
-        deadline = time.time() + 60 * self.minutes if self.minutes else None
-        def on_sigint(signum, frame): stop["why"] = "interrupted"                                # finish the step, then save
-        old = signal.signal(signal.SIGINT, on_sigint) if _main_thread() else None
-        bar = progress(total=total, desc="train", disable=not self.show_progress)
-        bar.update(self.step)
-        try:
-            while self.step < total and stop["why"] is None:
-                if deadline is not None and time.time() >= deadline: stop["why"] = "time"; break
-                phase = c.phase(self.step)
-                if phase != self.phase: self._enter(phase)
-                b = torch.randint(len(self.data), (c.batch_size,), generator=self.batches)        # (B,) this step's examples
-                losses = self._train_step(phase, b)
-                bad = [k for k, v in losses.items() if not math.isfinite(v)]
-                if bad:
-                    where = self.last_checkpoint.name if self.last_checkpoint else "none (resume starts from scratch)"
-                    raise TrainingStopped(f"step {self.step + 1} ({phase} phase): the {bad[0]} loss is {losses[bad[0]]}; stopped without saving "
-                                          f"this step. Last good checkpoint: {where}. Try a smaller learning rate.")
-                if c.ema: self._update_ema()
-                self.step += 1
-                self.seconds = time.time() - t0
-                if self.step % c.log_every == 0 or self.step == total: self._log_row(phase, losses)
-                bar.update(1)
-                if self.step % 10 == 0: bar.set_postfix(phase=phase, **{k: round(v, 3) for k, v in list(losses.items())[:4]})
-                if self.step % c.sample_every == 0 or self.step == total: self.save_samples()
-                if self.step % c.checkpoint_every == 0 or self.step == total: self.save_checkpoint()
-        finally:
-            bar.close()
-            if old is not None: signal.signal(signal.SIGINT, old)
-            self._close_logs()
-        if self.last_checkpoint is None or int(self.last_checkpoint.name[5:]) != self.step: self.save_checkpoint()
-        status = "finished" if self.step >= total else "stopped"
-        save_run(self.out, self.generator(), self.vocab, c.to_dict(), {"status": status, "steps_done": self.step, "seconds": round(self.seconds, 1),
-                                                                 "data": self.data.source})
-        plot_losses(self.out / "logs" / "train.csv", self.out / "loss.png")
-        why = {"time": f"the {self.minutes} minute time box is up", "interrupted": "interrupted"}.get(stop["why"], "")
-        self.log(f"{status} at step {self.step} of {total} after {self.seconds / 60:.1f} min{'; ' + why if why else ''}: {self.out}"
-                 + ("" if status == "finished" else "  (continue with --resume)"))
-        return {"status": status, "step": self.step, "total_steps": total, "seconds": self.seconds, "run_dir": str(self.out)}
 
     # ---- files: checkpoints, samples, logs ---------------------------------------------------
     def save_checkpoint(self):
         "Write checkpoint/step-NNNNNNN atomically and keep the newest `keep_last`; a failed write keeps the previous one."
         folder = self.out / "checkpoint" / f"step-{self.step:07d}"
-        try: write_checkpoint(folder, self.step, self.modules, self.optimizers, self._rng(), {"phase": self.phase, "seconds": self.seconds})
-        except OSError as e:
+        rng, error = self._rng(), None                                         # every rank takes part in gathering the RNG states
+        if self.rank == 0:
+            try: write_checkpoint(folder, self.step, self.modules, self.optimizers, rng, {"phase": self.phase, "seconds": self.seconds})
+            except OSError as e: error = e.strerror or str(e)
+        if self.world > 1 and _all_ranks([float(error is not None)], "max")[0]: error = error or "rank 0 could not write it"
+        if error is not None:
             prev = self.last_checkpoint.name if self.last_checkpoint else "none"
-            raise TrainingStopped(f"could not write checkpoint {folder.name}: {e.strerror or e}; the previous checkpoint ({prev}) is intact") from None
+            raise TrainingStopped(f"could not write checkpoint {folder.name}: {error}; the previous checkpoint ({prev}) is intact")
         self.last_checkpoint = folder
-        for old in checkpoints(self.out)[self.config.keep_last:]: shutil.rmtree(old, ignore_errors=True)
+        if self.rank == 0:
+            for old in checkpoints(self.out)[self.config.keep_last:]: shutil.rmtree(old, ignore_errors=True)
 
     def save_samples(self, prompts=None, n: int = 2) -> Path:
         "A captioned grid of `n` samples for each prompt (the world's prompts, or the first training captions) in samples/."

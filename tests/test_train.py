@@ -196,3 +196,44 @@ def test_gpu_preset_builds_and_steps_on_cpu(tmp_path):
     from t2i_course.pipeline import TextToImage
     t2i = TextToImage.load(tmp_path / "gpu", device="cpu")
     assert t2i.generate([t2i.vocab.itos[-1]], n=2).shape == (2, 64, 64, 3)            # a word of its own vocabulary
+
+
+def _phase_means(run: Path) -> dict:
+    import csv
+    rows = list(csv.DictReader(open(run / "logs" / "train.csv", encoding="utf-8")))
+    out = {}
+    for ph, key in (("text", "loss"), ("cvae", "recon"), ("gan", "pixel")):
+        vals = [float(r[key]) for r in rows if r["phase"] == ph and r[key]]
+        out[ph] = sum(vals) / len(vals)
+    return out
+
+
+def test_ddp_two_cpu_ranks_match_one_process(tmp_path):
+    "torchrun with 2 gloo ranks, each half of the same global batch, against one process with that batch: the same loss curve within noise."
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = ["train", "--preset", "tiny", "--steps", "40", "--batch-size", "16", "--threads", "1"]
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "t2i_course.cli",
+                        *args, "--out", str(tmp_path / "ddp")], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count("finished at step 40 of 40") == 1              # rank 0 alone reports
+    s = subprocess.run(cli(*args, "--out", tmp_path / "one"), capture_output=True, text=True, timeout=300, env=env)
+    assert s.returncode == 0, s.stderr[-2000:]
+    ddp, one = _phase_means(tmp_path / "ddp"), _phase_means(tmp_path / "one")
+    print("phase means, ddp vs one process:", ddp, one)
+    for ph in ddp: assert abs(ddp[ph] - one[ph]) <= 0.02 * abs(one[ph]), (ph, ddp[ph], one[ph])
+    cfg = json.loads((tmp_path / "ddp" / "config.json").read_text())
+    assert cfg["processes"] == 2 and cfg["status"] == "finished"
+    ck = checkpoints(tmp_path / "ddp")[0]
+    assert {"torch.0", "torch.1"} <= set(json.dumps(json.loads((ck / "state.json").read_text())["state"]).replace('"', ' ').split())
+
+
+def test_ddp_resume(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    base = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "t2i_course.cli", "train",
+            "--preset", "tiny", "--steps", "40", "--threads", "1", "--out", str(tmp_path / "ddp")]
+    r = subprocess.run(base + ["--minutes", "0.0001"], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((tmp_path / "ddp" / "config.json").read_text())["status"] == "stopped"
+    r = subprocess.run(base + ["--resume"], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "continuing from step-" in r.stdout and json.loads((tmp_path / "ddp" / "config.json").read_text())["status"] == "finished"
