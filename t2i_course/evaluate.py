@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import time
 import warnings
@@ -19,7 +18,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .core import (InputError, atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text, cache_dir, evaluating,
+from .core import (InputError, _fig_png, atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text, cache_dir, evaluating,
                              progress, set_seed, show_images)
 from .data import ATTRIBUTES, RELATIONS, Scene, caption_from_slots, make_dataset, render, sample_scenes
 
@@ -673,7 +672,9 @@ def _logits(score, images: np.ndarray, texts: list[str]) -> np.ndarray:
 def discriminator_accuracy(score,                       # score(images uint8 (N, H, W, 3), texts) -> logits (N,): > 0 means "real and matching"
                            generate, captions: Sequence[str], slots: Sequence[dict],
                            real_images: np.ndarray,     # uint8 (N, H, W, 3): the scenes the captions were written from, rendered
-                           seed: int = 0, batch_size: int = 256) -> dict[str, float]:
+                           seed: int = 0, batch_size: int = 256,
+                           fake_images: np.ndarray | None = None,   # generate(captions) already drawn (then generate is not called)
+                           ) -> dict[str, float]:
     "Share of pairs a matching-aware discriminator gets right: real/right scored > 0, real/wrong < 0, fake/right < 0."
     captions = list(captions)
     _check_slots(captions, slots)
@@ -682,7 +683,8 @@ def discriminator_accuracy(score,                       # score(images uint8 (N,
     if real.dtype != np.uint8 or real.ndim != 4 or real.shape[0] != len(captions) or real.shape[-1] != 3:
         raise InputError(f"real_images must be uint8 (N, H, W, 3) with N = {len(captions)} (one per caption), got {real.dtype} {real.shape}")
     wrong = mismatched_indices(slots, generator=seed)                       # (N,) a contradicting caption for each image
-    fakes = generate_images(generate, captions, batch_size)
+    fakes = generate_images(generate, captions, batch_size) if fake_images is None else np.asarray(fake_images)
+    if len(fakes) != len(captions): raise InputError(f"{len(fakes)} generated images for {len(captions)} captions")
     if fakes.shape[1:] != real.shape[1:]: raise InputError(f"generated images are {fakes.shape[1:3]} but the real ones {real.shape[1:3]}")
     rr = _logits(score, real, captions)
     rw = _logits(score, real, [captions[int(j)] for j in wrong])
@@ -734,14 +736,15 @@ def evaluate_generator(generate,                     # generate(texts) -> uint8 
                "n_per_set": {k: len(v) for k, v in sets.items()}, "seed": seed,
                "judge_real_accuracy": judge_accuracy(judge, fit_images(real_imgs), real_scenes)}
     gen = lambda texts: fit_images(generate_images(generate, texts))      # what the judges see
-    generated, readings, acc, bt = {}, {}, {}, {}
+    generated, seen, readings, acc, bt = {}, {}, {}, {}, {}
     bar = progress(total=len(sets) + 4, desc="evaluate", disable=not show_progress)
     for name in CAPTION_SETS:
         cs = sets[name]
         generated[name] = generate_images(generate, cs.captions)
         if generated[name].shape[1:3] != (image_size, image_size):
             raise InputError(f"generate() drew {generated[name].shape[1]}x{generated[name].shape[2]} images; expected {image_size}x{image_size}")
-        readings[name] = read_images(fit_images(generated[name]), cs.slots, judge, judge2)
+        seen[name] = fit_images(generated[name])                             # what the judges and the dual encoder see
+        readings[name] = read_images(seen[name], cs.slots, judge, judge2)
         acc[name] = accuracy_from_readings(readings[name], cs.slots)
         bt[name] = back_translation_scores(readings[name], cs.slots)
         bar.update(1)
@@ -749,17 +752,19 @@ def evaluate_generator(generate,                     # generate(texts) -> uint8 
                                      "two_objects": acc["two_objects"]}
     ind = sets["in_distribution"]
     real_ind = render(ind.scenes, image_size)                                # the scenes the captions were written from
+    real_seen = fit_images(real_ind)
     rp_n = int(min(99, _contradicts(ind.scenes, ind.slots).sum(1).min()))   # distractors that contradict every image's caption
-    metrics["r_precision"] = r_precision(dual, dual_vocab, fit_images(generated["in_distribution"]), ind.captions, n_distractors=rp_n,
+    metrics["r_precision"] = r_precision(dual, dual_vocab, seen["in_distribution"], ind.captions, n_distractors=rp_n,
                                          seed=seed, scenes=ind.scenes, slots=ind.slots) if rp_n >= 1 else None
-    metrics["r_precision_real"] = r_precision(dual, dual_vocab, fit_images(real_ind), ind.captions, n_distractors=rp_n,
+    metrics["r_precision_real"] = r_precision(dual, dual_vocab, real_seen, ind.captions, n_distractors=rp_n,
                                               seed=seed, scenes=ind.scenes, slots=ind.slots) if rp_n >= 1 else None
     metrics["r_precision_distractors"] = rp_n; bar.update(1)
     metrics["bleu"], metrics["slot_match"] = bt["in_distribution"]["bleu"], bt["in_distribution"]["slot_match"]
     metrics["back_translation"] = {k: {"bleu": v["bleu"], "slot_match": v["slot_match"], "bleu_by_lang": v["bleu_by_lang"]} for k, v in bt.items()}
-    metrics["fid_judge"] = fid_judge(fit_images(real_ind), fit_images(generated["in_distribution"]), judge); bar.update(1)
+    metrics["fid_judge"] = fid_judge(real_seen, seen["in_distribution"], judge); bar.update(1)
     metrics["diversity"] = diversity(gen, ind.captions, ind.slots, judge); bar.update(1)
-    metrics["discriminator_accuracy"] = (discriminator_accuracy(score, generate, ind.captions, ind.slots, real_ind, seed=seed)
+    metrics["discriminator_accuracy"] = (discriminator_accuracy(score, generate, ind.captions, ind.slots, real_ind, seed=seed,
+                                                                fake_images=generated["in_distribution"])
                                          if score is not None else None); bar.update(1)
     bar.close()
     metrics["seconds"] = round(time.time() - t0, 1)
@@ -799,7 +804,6 @@ def metrics_markdown(metrics: dict) -> str:
 
 def write_report(out_dir, metrics: dict, pictures: dict, title: str = "Evaluation report") -> Path:
     "Write metrics.json, report.md and its pictures (confusion matrices, a sample grid per caption set, real vs generated) into out_dir."
-    import matplotlib
     from matplotlib.figure import Figure
     out = Path(out_dir)
     try: out.mkdir(parents=True, exist_ok=True)
@@ -809,7 +813,7 @@ def write_report(out_dir, metrics: dict, pictures: dict, title: str = "Evaluatio
         plot_confusion(cm, ATTRIBUTES[a], a, ax=fig.add_subplot(1, len(ATTRIBUTES), i + 1))
         fig.axes[-1].set_ylabel("caption asked")
     fig.tight_layout()
-    buf = io.BytesIO(); fig.savefig(buf, format="png"); atomic_write_bytes(out / "confusion.png", buf.getvalue())
+    atomic_write_bytes(out / "confusion.png", _fig_png(fig))
     for name, cs in pictures["sets"].items():
         k = min(16, len(cs))
         show_images(pictures["generated"][name][:k], cs.captions[:k], ncols=8, path=out / f"samples_{name}.png", title=name, value_range=(0, 255), show=False)

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import InputError, atomic_dir, atomic_write_bytes, atomic_write_text, evaluating, get_device, progress, set_seed, show_images
-from .data import ImageCaptionFolder, load_clevr, load_coco_captions, make_dataset
+from .core import InputError, _fig_png, atomic_dir, atomic_write_bytes, atomic_write_text, evaluating, get_device, progress, set_seed, show_images
+from .data import ImageCaptionFolder, load_clevr, load_coco_captions, make_dataset, to_float, to_tensors
 from .discriminator import Discriminator, DiscriminatorConfig, mismatched_indices
 from .embeddings import embedding_matrix, train_word2vec
-from .pipeline import CONFIG_FILE, VOCAB_FILE, read_run_config, run_config, save_run
+from .pipeline import CONFIG_FILE, VOCAB_FILE, _encode, read_run_config, run_config, save_run
 from .text import Vocab, tokenize
 from .text_cnn import AttributeHead, TextCNN, TextCNNConfig, attribute_loss, caption_targets
 from .vae import ConditionalVAE, VAEConfig
@@ -152,19 +152,12 @@ class TrainData:
 
     def __len__(self) -> int: return len(self.captions)
 
-def _stack_images(ds, size: int, desc: str) -> torch.Tensor:
-    "Read every image of a file dataset into one uint8 (N, 3, size, size) tensor, with a progress bar."
-    out = torch.empty((len(ds), 3, size, size), dtype=torch.uint8)
-    for i in progress(range(len(ds)), total=len(ds), desc=desc):
-        out[i] = torch.from_numpy(np.ascontiguousarray(ds.image(i))).permute(2, 0, 1)
-    return out
-
 def load_training_data(config: TrainConfig) -> TrainData:
     "The training set a config names: the rendered world (default), a folder, 'clevr:SCENES:IMAGES' or 'coco:CAPTIONS:IMAGES'."
     spec, s = config.data, config.image_size
     if spec == "world":
         ds = make_dataset(config.n_train, size=s, split="train", lang=config.lang, seed=config.seed)
-        return TrainData(torch.from_numpy(ds.images).permute(0, 3, 1, 2).contiguous(), ds.captions, ds.slots, "world")
+        return TrainData(to_tensors(ds, show_progress=False)[0], ds.captions, ds.slots, "world")
     kind, _, rest = spec.partition(":")
     if kind in ("clevr", "coco") and rest:
         a, sep, b = rest.rpartition(":") if rest.count(":") > 1 else rest.partition(":")
@@ -173,15 +166,14 @@ def load_training_data(config: TrainConfig) -> TrainData:
             ds = load_clevr(a, b, lang=config.lang, size=s, seed=config.seed)
             slots = [dict(x) for x in ds.slots]
             one = [i for i, x in enumerate(slots) if len(x["objects"]) == 1]
-            return TrainData(_stack_images(ds, s, "read CLEVR"), [ds.caption(i) for i in range(len(ds))],
-                             slots if len(one) == len(slots) else None, spec)
+            return TrainData(*to_tensors(ds), slots if len(one) == len(slots) else None, spec)
         ds = load_coco_captions(a, b, size=s)
-        return TrainData(_stack_images(ds, s, "read COCO"), [ds.caption(i) for i in range(len(ds))], None, spec)
+        return TrainData(*to_tensors(ds), None, spec)
     path = Path(spec)
     if not path.exists(): raise InputError(f"--data {spec}: no such folder (allowed: world, a folder with captions.jsonl, clevr:SCENES:IMAGES, coco:CAPTIONS:IMAGES)")
     ds = ImageCaptionFolder(path, size=s)
     if len(ds) == 0: raise InputError(f"--data {spec}: the folder has no images listed in captions.jsonl")
-    return TrainData(_stack_images(ds, s, "read images"), [ds.caption(i) for i in range(len(ds))], None, str(path))
+    return TrainData(*to_tensors(ds), None, str(path))
 
 # %% ../nbs/08_training.ipynb #9de48a1a
 def build_model(config: TrainConfig, vocab: Vocab, aux: bool, embedding: torch.Tensor | None = None) -> VAEGAN:
@@ -333,7 +325,6 @@ class Trainer:
             config = replace(config, text_steps=0)
         self.config = c = config
         self.vocab = Vocab.load(self.out / VOCAB_FILE) if resume and (self.out / VOCAB_FILE).is_file() else Vocab.build(tokens)
-        self.ids = self.vocab.encode_batch(tokens, max_len=40, min_len=4)[0]                        # (N, T)
         embedding = None
         if c.word2vec:
             with warnings.catch_warnings():
@@ -342,6 +333,7 @@ class Trainer:
         set_seed(c.seed)
         self.model = build_model(c, self.vocab, aux=self.targets is not None, embedding=embedding).to(self.device)
         self.attr_head = AttributeHead(c.text_dim).to(self.device)
+        self.ids = _encode(tokens, self.vocab, self.model.cvae.text_encoder)                    # (N, T), cut and padded for the text CNN
         self.ema = copy.deepcopy(self.model.cvae).requires_grad_(False)                          # the generator that gets saved
         cv = self.model.cvae
         self.opt_text = torch.optim.Adam([*cv.text_encoder.parameters(), *self.attr_head.parameters()], lr=c.lr_text)
@@ -410,7 +402,7 @@ class Trainer:
             loss = attribute_loss(self.attr_head(self.model.cvae.text_encoder(ids)), self.targets[b].to(dev))
             self.opt_text.zero_grad(set_to_none=True); loss.backward(); self.opt_text.step()
             return {"loss": loss.item()}
-        x = self.data.images[b].to(dev).float().div(127.5).sub(1.0)                         # (B, 3, H, W) in [-1, 1]
+        x = to_float(self.data.images[b].to(dev))                                          # (B, 3, H, W) in [-1, 1]
         if phase == "cvae":
             l = self.model.cvae.training_loss(x, ids, beta=c.beta)
             self.opt_cvae.zero_grad(set_to_none=True); l["total"].backward(); self.opt_cvae.step()
@@ -580,7 +572,7 @@ def plot_losses(csv_path, png_path=None):
         if ph == "cvae": ax.set_yscale("log")
     fig.tight_layout()
     if png_path is not None:
-        buf = io.BytesIO(); fig.savefig(buf, format="png"); atomic_write_bytes(Path(png_path), buf.getvalue())
+        atomic_write_bytes(Path(png_path), _fig_png(fig))
     return fig
 
 def train(config: TrainConfig | str = "cpu", out="runs/cpu", *, resume: bool = False, minutes: float | None = None,
