@@ -67,7 +67,8 @@ def cmd_train(args) -> int:
     "Train a preset into a run folder (or continue one with --resume)."
     from t2i_course.train import Trainer, preset
     over = {k: v for k, v in (("data", args.data), ("seed", args.seed), ("batch_size", args.batch_size), ("image_size", args.size),
-                              ("threads", args.threads)) if v is not None}
+                              ("threads", args.threads), ("fast", False if args.eager else None), ("bf16", args.bf16 or None),
+                              ("channels_last", args.channels_last or None)) if v is not None}
     out = Path(args.out or f"runs/{args.preset or 'cpu'}")
     if args.resume:                                                    # the run's own settings rule; explicit flags that differ are reported
         given = {**over, **({"preset": args.preset} if args.preset else {})}
@@ -133,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--size", type=image_size, help="image side in pixels, a power of two >= 16")
     t.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     t.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: all cores, at most 8)")
+    t.add_argument("--eager", action="store_true", help="plain eager fp32 steps (on a GPU: no CUDA graph, TF32 or fused Adam; for comparison)")
+    t.add_argument("--bf16", action="store_true", help="bf16 autocast: faster on GPUs and on CPUs with bf16 units (measure with bench/train_step.py)")
+    t.add_argument("--channels-last", action="store_true", help="NHWC memory layout for the convolutions")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its newest good checkpoint")
     t.set_defaults(func=cmd_train)
     g = sub.add_parser("generate", help="generate images from captions with a trained run", description="Generate images from any captions "

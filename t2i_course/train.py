@@ -29,7 +29,8 @@ from .pipeline import CONFIG_FILE, VOCAB_FILE, _encode, read_run_config, run_con
 from .text import Vocab, tokenize
 from .text_cnn import AttributeHead, TextCNN, TextCNNConfig, attribute_loss, caption_targets
 from .vae import ConditionalVAE, VAEConfig
-from .vaegan import VAEGAN, VAEGANConfig, vaegan_step
+from .speed import CapturedStep, graph_ready, set_lr
+from .vaegan import VAEGAN, VAEGANConfig, vaegan_update
 
 # %% auto #0
 __all__ = ['PHASES', 'PRESETS', 'CKPT_FORMAT', 'CKPT_FORMAT_VERSION', 'LOG_COLUMNS', 'SAMPLE_PROMPTS', 'RESUME_FLAGS',
@@ -74,6 +75,10 @@ class TrainConfig:
     keep_last: int = 3             # checkpoints kept
     log_every: int = 10            # steps between rows of logs/train.csv
     threads: int = 0               # CPU threads for torch; 0: all cores (at most 8)
+    fast: bool = True              # on CUDA: TF32, fused Adam, each phase's whole step in one CUDA graph (one process), losses read back
+                                   # only every log_every steps (chapter 08a); False: plain eager fp32 steps, the reference to compare with
+    bf16: bool = False             # with `fast`: bf16 autocast (GPUs; CPUs with bf16 matrix units)
+    channels_last: bool = False    # with `fast`: NHWC memory layout for the convolutions
 
     def __post_init__(self):
         ints = {"image_size": 16, "n_train": 2, "batch_size": 2, "text_steps": 0, "cvae_steps": 0, "gan_steps": 0, "embed_dim": 1, "text_dim": 1,
@@ -90,6 +95,8 @@ class TrainConfig:
             v = getattr(self, k)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0 or (k.startswith("lr") and v == 0):
                 raise InputError(f"{k} must be a finite number {'> 0' if k.startswith('lr') else '>= 0'}, got {v!r}")
+        for k in ("fast", "bf16", "channels_last"):
+            if not isinstance(getattr(self, k), bool): raise InputError(f"{k} must be true or false, got {getattr(self, k)!r}")
         if self.lang not in ("zh", "en", "both"): raise InputError(f"lang must be zh, en or both, got {self.lang!r}")
         for k in ("vae_hidden", "disc_hidden"):
             v = getattr(self, k)
@@ -129,7 +136,7 @@ PRESETS: dict[str, TrainConfig] = {
     "cpu": TrainConfig(preset="cpu"),
     "gpu": TrainConfig(preset="gpu", image_size=64, n_train=50_000, batch_size=128, text_steps=600, cvae_steps=6000, gan_steps=20_000,
                        embed_dim=64, text_dim=128, text_channels=128, z_dim=32, vae_hidden=(64, 128, 256, 256), disc_hidden=(64, 128, 256, 256),
-                       sample_every=1000, checkpoint_every=2000),
+                       sample_every=1000, checkpoint_every=2000, log_every=50),
     "tiny": TrainConfig(preset="tiny", image_size=16, n_train=256, batch_size=16, text_steps=4, cvae_steps=6, gan_steps=6, embed_dim=8,
                         text_dim=16, text_channels=8, z_dim=4, vae_hidden=(8, 16), disc_hidden=(8, 16), sample_every=8, checkpoint_every=2,
                         keep_last=2, log_every=1),
@@ -297,14 +304,15 @@ def _average_grads(optimizer, args, kwargs):
 def _all_ranks(values: list[float], op: str = "mean") -> list[float]:
     "The mean (or max) of a few numbers over all ranks."
     import torch.distributed as dist
-    t = torch.tensor(values, dtype=torch.float64)
+    dev = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    t = torch.tensor(values, dtype=torch.float64, device=dev)
     dist.all_reduce(t, op=dist.ReduceOp.MAX if op == "max" else dist.ReduceOp.SUM)
-    return (t if op == "max" else t / dist.get_world_size()).tolist()
+    return (t if op == "max" else t / dist.get_world_size()).cpu().tolist()
 
 class Trainer:
     "The whole pipeline in one loop: text CNN on the named slots, CVAE, then VAE-GAN with an auxiliary classifier; a run folder out."
     def __init__(self, config: TrainConfig | None, out, *, resume: bool = False, minutes: float | None = None, device: str | None = None,
-                 show_progress: bool = True, log=print):
+                 show_progress: bool = True, log=print, data: TrainData | None = None):
         self.out, self.log, self.show_progress = Path(out), log, show_progress
         if minutes is not None and (not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or not minutes > 0):
             raise InputError(f"minutes must be a number > 0, got {minutes!r}")
@@ -317,7 +325,7 @@ class Trainer:
         elif self.out.exists() and not self.out.is_dir(): raise InputError(f"--out {self.out} exists and is not a folder")
         if not isinstance(config, TrainConfig): raise InputError(f"config must be a TrainConfig, got {type(config).__name__}")
         if self.device.type == "cpu": torch.set_num_threads(_threads(config.threads))
-        self.data = load_training_data(config)
+        self.data = data if data is not None else load_training_data(config)   # `data`: already loaded (benchmarks)
         tokens = [tokenize(c) for c in self.data.captions]
         self.targets = caption_targets(self.data.slots) if self.data.slots is not None else None
         if self.targets is None and config.text_steps:
@@ -331,21 +339,30 @@ class Trainer:
                 warnings.simplefilter("ignore")                                                   # words below min_count get a random init
                 embedding = embedding_matrix(self.vocab, train_word2vec(tokens, dim=c.embed_dim, seed=c.seed), seed=c.seed)[0]
         set_seed(c.seed)
+        cuda = self.device.type == "cuda"
+        self.lazy = cuda and c.fast                        # losses are read back every log_every steps, not after each step (no host sync)
+        self.graphed = cuda and c.fast and self.world == 1  # each phase's whole step in one CUDA graph (chapter 08a)
+        self.bf16, self.channels_last = c.fast and c.bf16, c.fast and c.channels_last
+        if cuda: torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = torch.backends.cudnn.benchmark = c.fast
         self.model = build_model(c, self.vocab, aux=self.targets is not None, embedding=embedding).to(self.device)
+        if self.channels_last: self.model.to(memory_format=torch.channels_last)
         self.attr_head = AttributeHead(c.text_dim).to(self.device)
-        self.ids = _encode(tokens, self.vocab, self.model.cvae.text_encoder)                    # (N, T), cut and padded for the text CNN
+        self.ids = _encode(tokens, self.vocab, self.model.cvae.text_encoder).to(self.device)      # (N, T), cut and padded for the text CNN
+        self.images = self.data.images.to(self.device)                                          # the whole dataset stays on the device
+        if self.targets is not None: self.targets = self.targets.to(self.device)
         self.ema = copy.deepcopy(self.model.cvae).requires_grad_(False)                          # the generator that gets saved
         cv = self.model.cvae
         self.opt_text = torch.optim.Adam([*cv.text_encoder.parameters(), *self.attr_head.parameters()], lr=c.lr_text)
         self.opt_cvae = torch.optim.Adam([*cv.encoder.parameters(), *cv.prior.parameters(), *cv.decoder.parameters(),
                                           *cv.text_encoder.parameters()], lr=c.lr_cvae)
-        self.wrong = mismatched_indices(self.data.slots if self.data.slots is not None else self.data.captions, generator=c.seed)  # (N,)
+        self.wrong = mismatched_indices(self.data.slots if self.data.slots is not None else self.data.captions, generator=c.seed).to(self.device)  # (N,)
         self.batches = torch.Generator().manual_seed(c.seed)                                     # batch order: part of every checkpoint
-        self.step, self.seconds, self.phase, self.last_checkpoint = 0, 0.0, None, None
+        self.step, self.seconds, self.phase, self.last_checkpoint, self._graph = 0, 0.0, None, None, None
         if self.world > 1:
             torch.manual_seed(c.seed + 7919 * self.rank)                  # the same weights everywhere, each rank its own noise
             for o in self.optimizers.values(): o.register_step_pre_hook(_average_grads)
         if resume: self._restore()
+        for o in self.optimizers.values(): graph_ready(o, self.device, on=self.graphed)   # also undoes a checkpoint made the other way
 
     # ---- what a checkpoint holds -------------------------------------------------------
     @property
@@ -394,30 +411,57 @@ class Trainer:
         if phase != "text" and c.text_steps and self.step == c.text_steps: self.model.disc_text.load_state_dict(cv.text_encoder.state_dict())
         for p in cv.text_encoder.parameters(): p.requires_grad_(phase == "text" or not c.text_steps)
         self.model.train(); self.attr_head.train(); self.phase = phase
+        self._graph = CapturedStep(self._device_step(phase), self.device, log=self.log) if self.graphed else None   # the last phase's graph is freed
 
-    def _train_step(self, phase: str, b: torch.Tensor) -> dict:
-        dev, c = self.device, self.config
-        ids = self.ids[b].to(dev)                                                           # (B, T)
-        if phase == "text":
-            loss = attribute_loss(self.attr_head(self.model.cvae.text_encoder(ids)), self.targets[b].to(dev))
-            self.opt_text.zero_grad(set_to_none=True); loss.backward(); self.opt_text.step()
-            return {"loss": loss.item()}
-        x = to_float(self.data.images[b].to(dev))                                          # (B, 3, H, W) in [-1, 1]
-        if phase == "cvae":
-            l = self.model.cvae.training_loss(x, ids, beta=c.beta)
-            self.opt_cvae.zero_grad(set_to_none=True); l["total"].backward(); self.opt_cvae.step()
-            return {"loss": l["total"].item(), "recon": l["recon"].item(), "kl": l["kl"].item()}
-        targets = self.targets[b].to(dev) if self.targets is not None else None
+    def _device_step(self, phase: str):
+        "One whole step that never leaves the device: draw the batch with the device's generator, update, move the EMA."
+        c, n, dev = self.config, len(self.data), self.device
+        def step():
+            out = self._train_step(phase, torch.randint(n, (c.batch_size,), device=dev))
+            if c.ema: self._update_ema()
+            return out
+        return step
+
+    def _one_step(self, phase: str) -> dict[str, torch.Tensor]:
+        "A step as the loop takes it: one graph replay, or a batch drawn on the host and one update (with the EMA when lazy)."
+        c = self.config
+        if phase == "gan": self._set_gan_lr()
+        if self._graph is not None: return self._graph()                                       # batch, update, EMA: one launch
+        b = torch.randint(len(self.data), (c.batch_size,), generator=self.batches)            # (B,) this step's examples
+        if self.world > 1: b = b[self.rank::self.world]                                        # each rank its share of the batch
+        losses = self._train_step(phase, b.to(self.device))
+        if self.lazy and c.ema: self._update_ema()
+        return losses
+
+    def _set_gan_lr(self):
+        "The VAE-GAN learning rates fall linearly from lr_gan to gan_lr_end * lr_gan (tensors filled in place when graph-ready)."
+        c = self.config
         done = (self.step - c.text_steps - c.cvae_steps) / max(1, c.gan_steps)                  # share of the VAE-GAN phase behind us
-        for opt in (self.model.opt_enc, self.model.opt_dec, self.model.opt_dis):
-            for g in opt.param_groups: g["lr"] = c.lr_gan * (1 - (1 - c.gan_lr_end) * done)
-        return vaegan_step(self.model, x, ids, self.ids[self.wrong[b]].to(dev), targets=targets)
+        for opt in (self.model.opt_enc, self.model.opt_dec, self.model.opt_dis): set_lr(opt, c.lr_gan * (1 - (1 - c.gan_lr_end) * done))
+
+    def _train_step(self, phase: str, b: torch.Tensor) -> dict[str, torch.Tensor]:
+        "One update of `phase` on the examples `b` (B,) (indices on the device); the losses as detached 0-d tensors."
+        c = self.config
+        ids = self.ids[b]                                                                   # (B, T)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            if phase == "text":
+                loss = attribute_loss(self.attr_head(self.model.cvae.text_encoder(ids)), self.targets[b])
+                self.opt_text.zero_grad(set_to_none=True); loss.backward(); self.opt_text.step()
+                return {"loss": loss.detach()}
+            x = to_float(self.images[b])                                                    # (B, 3, H, W) in [-1, 1]
+            if self.channels_last: x = x.contiguous(memory_format=torch.channels_last)
+            if phase == "cvae":
+                l = self.model.cvae.training_loss(x, ids, beta=c.beta)
+                self.opt_cvae.zero_grad(set_to_none=True); l["total"].backward(); self.opt_cvae.step()
+                return {"loss": l["total"].detach(), "recon": l["recon"].detach(), "kl": l["kl"].detach()}
+            targets = self.targets[b] if self.targets is not None else None
+            return vaegan_update(self.model, x, ids, self.ids[self.wrong[b]], targets=targets, static=self.graphed)
 
     @torch.no_grad()
     def _update_ema(self):
         "ema <- decay * ema + (1 - decay) * weights, for the generator's parameters; buffers are copied."
         d = self.config.ema if self.phase != "text" else 0.0                                     # the text phase: just follow
-        for e, p in zip(self.ema.parameters(), self.model.cvae.parameters()): e.lerp_(p, 1 - d)
+        torch._foreach_lerp_(list(self.ema.parameters()), list(self.model.cvae.parameters()), 1 - d)   # one kernel, not one per tensor
         for e, b in zip(self.ema.buffers(), self.model.cvae.buffers()): e.copy_(b)
 
     def generator(self) -> VAEGAN:
@@ -440,29 +484,34 @@ class Trainer:
         old = signal.signal(signal.SIGINT, on_sigint) if _main_thread() else None
         bar = progress(total=total, desc="train", disable=not self.show_progress)
         bar.update(self.step)
+        checked = self.step                                               # losses are known to be finite up to this step
+        due = lambda s: not self.lazy or s % c.log_every == 0 or s % c.sample_every == 0 or s % c.checkpoint_every == 0 or s == total
         try:
             while self.step < total:
                 if self.world == 1 and stop["why"] is not None: break
                 if deadline is not None and time.time() >= deadline and stop["why"] is None: stop["why"] = "time"
-                if self.world > 1 and _all_ranks([float(stop["why"] is not None)], "max")[0]: stop["why"] = stop["why"] or "time"
+                if self.world > 1 and due(self.step) and _all_ranks([float(stop["why"] is not None)], "max")[0]: stop["why"] = stop["why"] or "time"
                 if stop["why"] is not None: break
                 phase = c.phase(self.step)
                 if phase != self.phase: self._enter(phase)
-                b = torch.randint(len(self.data), (c.batch_size,), generator=self.batches)        # (B,) this step's examples
-                if self.world > 1: b = b[self.rank::self.world]                                    # each rank its share of the batch
-                losses = self._train_step(phase, b)
-                if self.world > 1: losses = dict(zip(losses, _all_ranks(list(losses.values()))))
-                bad = [k for k, v in losses.items() if not math.isfinite(v)]
-                if bad:
-                    where = self.last_checkpoint.name if self.last_checkpoint else "none (resume starts from scratch)"
-                    raise TrainingStopped(f"step {self.step + 1} ({phase} phase): the {bad[0]} loss is {losses[bad[0]]}; stopped without saving "
-                                          f"this step. Last good checkpoint: {where}. Try a smaller learning rate.")
-                if c.ema: self._update_ema()
+                losses = self._one_step(phase)
+                if due(self.step + 1):                                        # read the losses back (on a GPU: the only host sync)
+                    losses = {k: float(v) for k, v in losses.items()}
+                    if self.world > 1: losses = dict(zip(losses, _all_ranks(list(losses.values()))))
+                    bad = [k for k, v in losses.items() if not math.isfinite(v)]
+                    if bad:
+                        where = self.last_checkpoint.name if self.last_checkpoint else "none (resume starts from scratch)"
+                        when = f"step {self.step + 1}" if checked == self.step else f"between steps {checked + 1} and {self.step + 1}"
+                        raise TrainingStopped(f"{when} ({phase} phase): the {bad[0]} loss is {losses[bad[0]]}; stopped without saving "
+                                              f"this step. Last good checkpoint: {where}. Try a smaller learning rate.")
+                    checked = self.step + 1
+                if c.ema and not self.lazy: self._update_ema()
                 self.step += 1
                 self.seconds = time.time() - t0
                 if self.rank == 0 and (self.step % c.log_every == 0 or self.step == total): self._log_row(phase, losses)
                 bar.update(1)
-                if self.step % 10 == 0: bar.set_postfix(phase=phase, **{k: round(v, 3) for k, v in list(losses.items())[:4]})
+                if checked == self.step and (self.lazy or self.step % 10 == 0):
+                    bar.set_postfix(phase=phase, **{k: round(v, 3) for k, v in list(losses.items())[:4]})
                 if self.rank == 0 and (self.step % c.sample_every == 0 or self.step == total): self.save_samples()
                 if self.step % c.checkpoint_every == 0 or self.step == total: self.save_checkpoint()
         finally:

@@ -18,8 +18,8 @@ from .discriminator import Discriminator, discriminator_loss, generator_loss, mi
 from .vae import ConditionalVAE, kl_divergence, reconstruction_loss, reparameterize
 
 # %% auto #0
-__all__ = ['SYSTEM_PARTS', 'feature_reconstruction_loss', 'VAEGANConfig', 'AuxClassifier', 'VAEGAN', 'vaegan_step',
-           'train_vaegan', 'sharpness', 'system_config', 'build_vaegan']
+__all__ = ['SYSTEM_PARTS', 'feature_reconstruction_loss', 'VAEGANConfig', 'AuxClassifier', 'VAEGAN', 'vaegan_update',
+           'vaegan_step', 'train_vaegan', 'sharpness', 'system_config', 'build_vaegan']
 
 # %% ../nbs/07_vaegan.ipynb #4299a6f2
 def feature_reconstruction_loss(f_hat: torch.Tensor,  # (B, F) Dis_l features of the reconstructions
@@ -58,12 +58,16 @@ class AuxClassifier(nn.Module):
     def forward(self, h: torch.Tensor) -> list[torch.Tensor]:
         return list(self.linear(h.flatten(1)).split(self.sizes, dim=1))   # [(B, K_slot)] in SLOT_NAMES order
 
-    def loss(self, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        "Cross-entropy on the slots each caption names (targets (B, 5) from `caption_targets`, 0 = not named), averaged over slots."
+    def loss(self, h: torch.Tensor, targets: torch.Tensor, static: bool = False) -> torch.Tensor:
+        """Cross-entropy on the slots each caption names (targets (B, 5) from `caption_targets`, 0 = not named), averaged over slots.
+        `static`: the same value without data-dependent shapes or branches (a mask instead of `logits[named]`), so a CUDA graph can hold it."""
         total = h.new_zeros(())
         for j, logits in enumerate(self(h)):
             named = targets[:, j] > 0
-            if named.any(): total = total + F.cross_entropy(logits[named], targets[named, j])
+            if static:
+                ce = F.cross_entropy(logits.float(), targets[:, j], reduction="none")          # (B,) class 0 rows count 0 below
+                total = total + (ce * named).sum() / named.sum().clamp(min=1)
+            elif named.any(): total = total + F.cross_entropy(logits[named], targets[named, j])
         return total / len(self.sizes)
 
 class VAEGAN(nn.Module):
@@ -90,11 +94,12 @@ class VAEGAN(nn.Module):
         return self.cvae.sample(ids, n, generator)
 
 # %% ../nbs/07_vaegan.ipynb #88334c44
-def vaegan_step(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: torch.Tensor,
-                generator: torch.Generator | None = None,
-                targets: torch.Tensor | None = None,   # (B, 5) named slots (`caption_targets`), for a model with an auxiliary classifier
-                ) -> dict:
-    "One VAE-GAN training step on images x (B, C, H, W) in [-1, 1], caption ids (B, T) and wrong-caption ids (B, T)."
+def vaegan_update(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: torch.Tensor,
+                  generator: torch.Generator | None = None,
+                  targets: torch.Tensor | None = None,   # (B, 5) named slots (`caption_targets`), for a model with an auxiliary classifier
+                  static: bool = False,                  # no data-dependent branch or shape anywhere (chapter 08a: a CUDA graph can hold it)
+                  ) -> dict[str, torch.Tensor]:
+    "One VAE-GAN training step on images x (B, C, H, W) in [-1, 1], caption ids (B, T) and wrong-caption ids (B, T); losses as detached 0-d tensors."
     c, cvae, disc, aux = model.config, model.cvae, model.disc, model.aux
     if aux is not None and targets is None: raise InputError("this VAEGAN has an auxiliary classifier: pass targets=caption_targets(slots)")
     t = cvae.text_encoder(ids)                                             # (B, text_dim)
@@ -108,22 +113,24 @@ def vaegan_step(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: to
     fakes = torch.cat([x_rec, x_pri]).detach()                             # (2B, C, H, W)
     rr, rw, fr = disc.head(h, td), disc.head(h, td_wrong), disc(fakes, td.repeat(2, 1))
     loss_dis = discriminator_loss(rr, rw, fr)
-    if aux is not None: loss_dis = loss_dis + c.aux_weight * aux.loss(h, targets)   # read the named slots of real images
+    if aux is not None: loss_dis = loss_dis + c.aux_weight * aux.loss(h, targets, static)   # read the named slots of real images
     model.opt_dis.zero_grad(set_to_none=True); loss_dis.backward(); model.opt_dis.step()
     # 2. encoder and decoder, with the discriminator fixed
     frozen = [*disc.parameters(), *(aux.parameters() if aux is not None else ())]
     for p in frozen: p.requires_grad_(False)
-    h_rec, h_pri = disc.body(x_rec), disc.body(x_pri)                      # (B, C', s, s) each, with the updated discriminator
-    last = disc.config.feature_block % len(disc.blocks) == len(disc.blocks) - 1   # features = the body's output: reuse it
-    f_real = (disc.body(x).flatten(1) if last else disc.features(x)).detach()   # (B, F)
-    f_rec = h_rec.flatten(1) if last else disc.features(x_rec)
-    l_llike = feature_reconstruction_loss(f_rec, f_real).mean() * c.feature_scale
-    l_prior = kl_divergence(mu, logvar, mu_p, logvar_p).mean()
-    l_pixel = reconstruction_loss(x_rec, x).mean()
-    td = td.detach()
-    l_gan = 0.5 * (generator_loss(disc.head(h_rec, td)) + generator_loss(disc.head(h_pri, td)))
-    l_aux = 0.5 * (aux.loss(h_rec, targets) + aux.loss(h_pri, targets)) if aux is not None else torch.zeros(())
-    for p in frozen: p.requires_grad_(True)
+    try:
+        h_rec, h_pri = disc.body(x_rec), disc.body(x_pri)                  # (B, C', s, s) each, with the updated discriminator
+        last = disc.config.feature_block % len(disc.blocks) == len(disc.blocks) - 1   # features = the body's output: reuse it
+        f_real = (disc.body(x).flatten(1) if last else disc.features(x)).detach()   # (B, F)
+        f_rec = h_rec.flatten(1) if last else disc.features(x_rec)
+        l_llike = feature_reconstruction_loss(f_rec, f_real).mean() * c.feature_scale
+        l_prior = kl_divergence(mu, logvar, mu_p, logvar_p).mean()
+        l_pixel = reconstruction_loss(x_rec, x).mean()
+        td = td.detach()
+        l_gan = 0.5 * (generator_loss(disc.head(h_rec, td)) + generator_loss(disc.head(h_pri, td)))
+        l_aux = 0.5 * (aux.loss(h_rec, targets, static) + aux.loss(h_pri, targets, static)) if aux is not None else x.new_zeros(())
+    finally:
+        for p in frozen: p.requires_grad_(True)                            # even if something above failed
     loss_enc = c.beta * l_prior + l_llike + c.pixel * l_pixel
     loss_dec = c.gamma * l_llike + c.adversarial * l_gan + c.pixel * l_pixel + c.aux_gen_weight * l_aux
     enc_params = [p for g in model.opt_enc.param_groups for p in g["params"] if p.requires_grad]   # a frozen text encoder is left out
@@ -133,8 +140,13 @@ def vaegan_step(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: to
     loss_dec.backward(inputs=dec_params)
     model.opt_enc.step(); model.opt_dec.step()
     acc_rr, acc_rw, acc_fr = (rr > 0).float().mean(), (rw < 0).float().mean(), (fr < 0).float().mean()
-    return {k: v.item() for k, v in dict(dis=loss_dis, kl=l_prior, llike=l_llike, pixel=l_pixel, gan=l_gan, aux=l_aux,
-                                         d_real_right=acc_rr, d_real_wrong=acc_rw, d_fake_right=acc_fr).items()}
+    return {k: v.detach() for k, v in dict(dis=loss_dis, kl=l_prior, llike=l_llike, pixel=l_pixel, gan=l_gan, aux=l_aux,
+                                           d_real_right=acc_rr, d_real_wrong=acc_rw, d_fake_right=acc_fr).items()}
+
+def vaegan_step(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: torch.Tensor,
+                generator: torch.Generator | None = None, targets: torch.Tensor | None = None) -> dict[str, float]:
+    "`vaegan_update` with its losses and accuracies as Python floats (one host sync per step: fine on a CPU)."
+    return {k: v.item() for k, v in vaegan_update(model, x, ids, wrong_ids, generator, targets).items()}
 
 # %% ../nbs/07_vaegan.ipynb #b8e91ec4
 def train_vaegan(model: VAEGAN,
