@@ -80,7 +80,8 @@ def main(argv=None) -> int:
           f"to the device once in {copy_s * 1e3:.1f} ms")
 
     variants = [("eager fp32", dict(fast=False)), ("optimised", dict(fast=True))]
-    variants += [("optimised + bf16", dict(fast=True, bf16=True)), ("optimised + channels_last", dict(fast=True, channels_last=True))]
+    variants += [("optimised + bf16", dict(fast=True, bf16=True)), ("optimised + channels_last", dict(fast=True, channels_last=True)),
+                 ("optimised + bf16 + channels_last", dict(fast=True, bf16=True, channels_last=True))]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for B in batches:

@@ -13,7 +13,49 @@ import torch
 from .core import InputError
 
 # %% auto #0
-__all__ = ['set_lr', 'graph_ready', 'CapturedStep', 'matmul_ceiling', 'count_flops', 'time_calls']
+__all__ = ['matmul_ceiling', 'count_flops', 'count_ops', 'time_calls', 'set_lr', 'graph_ready', 'CapturedStep']
+
+# %% ../nbs/08a_speed.ipynb #951d0ccd
+def matmul_ceiling(device="cpu", dtype=torch.bfloat16, n: int | None = None, reps: int | None = None) -> float:
+    "FLOP/s of an n x n x n matrix product in `dtype` on `device`, the best of `reps` timed products after a warm-up: the ceiling MFU is measured against."
+    device = torch.device(device)
+    n = n or (8192 if device.type == "cuda" else 1024)
+    reps = reps or (10 if device.type == "cuda" else 3)
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    a @ b; _sync(device)
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter(); a @ b; _sync(device); best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best
+
+def _sync(device):
+    if torch.device(device).type == "cuda": torch.cuda.synchronize(device)
+
+def count_flops(fn: Callable[[], object]) -> int:
+    "FLOPs of one call of `fn` (forward and backward: matrix products and convolutions), counted by torch's FlopCounterMode."
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter: fn()
+    return counter.get_total_flops()
+
+def count_ops(fn: Callable[[], object]) -> int:
+    "How many tensor operations (ATen ops: on a GPU, roughly kernel launches) one call of `fn` dispatches."
+    from torch.utils._python_dispatch import TorchDispatchMode
+    class Count(TorchDispatchMode):
+        n = 0
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            Count.n += 1
+            return func(*args, **(kwargs or {}))
+    with Count(): fn()
+    return Count.n
+
+def time_calls(fn: Callable[[], object], calls: int, device, warmup: int = 3) -> float:
+    "Seconds per call of `fn`: `warmup` calls, then `calls` timed ones, waiting for the device only at both ends (no sync per call)."
+    for _ in range(warmup): fn()
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(calls): fn()
+    _sync(device)
+    return (time.perf_counter() - t0) / calls
 
 # %% ../nbs/08a_speed.ipynb #c02ebca3
 def set_lr(optimizer: torch.optim.Optimizer, lr: float):
@@ -70,34 +112,3 @@ class CapturedStep:
         self.graph, self.out = graph, out
         graph.replay()                                                   # the captured step itself
         return out
-
-# %% ../nbs/08a_speed.ipynb #951d0ccd
-def matmul_ceiling(device="cpu", dtype=torch.bfloat16, n: int | None = None, reps: int | None = None) -> float:
-    "FLOP/s of an n x n x n matrix product in `dtype` on `device`, the best of `reps` timed products after a warm-up: the ceiling MFU is measured against."
-    device = torch.device(device)
-    n = n or (8192 if device.type == "cuda" else 1024)
-    reps = reps or (10 if device.type == "cuda" else 3)
-    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
-    a @ b; _sync(device)
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter(); a @ b; _sync(device); best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best
-
-def _sync(device):
-    if torch.device(device).type == "cuda": torch.cuda.synchronize(device)
-
-def count_flops(fn: Callable[[], object]) -> int:
-    "FLOPs of one call of `fn` (forward and backward: matrix products and convolutions), counted by torch's FlopCounterMode."
-    from torch.utils.flop_counter import FlopCounterMode
-    with FlopCounterMode(display=False) as counter: fn()
-    return counter.get_total_flops()
-
-def time_calls(fn: Callable[[], object], calls: int, device, warmup: int = 3) -> float:
-    "Seconds per call of `fn`: `warmup` calls, then `calls` timed ones, waiting for the device only at both ends (no sync per call)."
-    for _ in range(warmup): fn()
-    _sync(device)
-    t0 = time.perf_counter()
-    for _ in range(calls): fn()
-    _sync(device)
-    return (time.perf_counter() - t0) / calls
