@@ -2,7 +2,7 @@
 
 This file is written by hand (nbdev only keeps the `__version__` line below in step
 with settings.ini). The main names are re-exported lazily: `import t2i_course` is
-fast and does not import torch, jieba or gensim; `t2i_course.render` (or
+fast and does not import torch, jieba, gensim or ipywidgets; `t2i_course.render` (or
 `from t2i_course import render`) imports `t2i_course.data` on first use.
 """
 
@@ -25,6 +25,7 @@ _LAZY = {
     **dict.fromkeys(["VAEGAN", "VAEGANConfig"], "vaegan"),
     **dict.fromkeys(["TextToImage", "save_run"], "pipeline"),
     **dict.fromkeys(["Judge", "load_or_train_judge", "evaluate_generator", "evaluate_run"], "evaluate"),
+    **dict.fromkeys(["LatentExplorer"], "widgets"),
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -55,3 +56,4 @@ if TYPE_CHECKING:  # static tools and IDEs see the real names; nothing is import
     from .vaegan import VAEGAN, VAEGANConfig
     from .pipeline import TextToImage, save_run
     from .evaluate import Judge, load_or_train_judge, evaluate_generator, evaluate_run
+    from .widgets import LatentExplorer

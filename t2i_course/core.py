@@ -169,6 +169,15 @@ def _fig_png(fig) -> bytes:
     fig.savefig(buf, format="png")
     return buf.getvalue()
 
+def _show_figures_as_png():
+    """In a Jupyter kernel (JupyterLab, Voilà), show matplotlib Figures as PNG pictures. We draw without pyplot (no global state),
+    so pyplot's inline backend never registers its formatter, and a Figure would otherwise show only as `<Figure size ...>`."""
+    if not _in_notebook(): return
+    from matplotlib.figure import Figure
+    sys.modules["IPython"].get_ipython().display_formatter.formatters["image/png"].for_type(Figure, _fig_png)
+
+_show_figures_as_png()
+
 # %% ../nbs/00_core.ipynb #a91deaef
 def trace_shapes(model, *inputs, depth: int = 1, verbose: bool = True) -> list[tuple[str, str, tuple]]:
     "Run `model(*inputs)` once and list (name, class, output shape) for each submodule `depth` levels down."
