@@ -29,6 +29,9 @@ print("python", platform.python_version(), "| torch", torch.__version__, "| cuda
 print("device:", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device")
 PY
 
+stamp "the GPU tests of the fast path (CUDA graph vs eager, the trainer's captured phases, resume)"
+timeout 120 python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_speed.py 2>&1 | tail -15 | tee "$OUT/gpu_tests.txt"
+
 stamp "2/4 bench/train_step.py"
 timeout 240 python3 bench/train_step.py --json "$OUT/train_step.json" 2>&1 | tee "$OUT/train_step.txt"
 
