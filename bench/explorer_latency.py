@@ -38,11 +38,10 @@ def main():
     app = LatentExplorer(t2i, a.caption)
     print(f"{t2i}; app built in {time.perf_counter() - t0:.2f} s; {app.n} samples per grid, {app.k} sliders")
     print(f"torch {torch.__version__}, 1 thread, {platform.processor() or platform.machine()}")
-    values = np.random.default_rng(0).uniform(-3, 3, (a.moves, 2))
-    for k, (v, _) in enumerate(values[:20]): app.set_slider(k % app.k, float(v))   # warm-up
-    app.timings.clear()
+    values = np.random.default_rng(0).uniform(-3, 3, a.moves)
+    for k, v in enumerate(values[:20]): app.set_slider(k % app.k, float(v))   # warm-up
     wall = []
-    for k, (v, _) in enumerate(values):
+    for k, v in enumerate(values):
         t = time.perf_counter()
         app.set_slider(k % app.k, float(v))
         wall.append(1000 * (time.perf_counter() - t))

@@ -36,13 +36,10 @@ def make_trainer(config, data, device, out):
 
 
 def step_fn(t):
-    "The loop's step; on the eager path also what the loop does after it on every step (read the losses back, move the EMA)."
+    "The loop's step; on the eager path the loop also reads the losses back after every step."
     def step():
         out = t._one_step("gan")
-        if not t.lazy:
-            out = {k: float(v) for k, v in out.items()}
-            if t.config.ema: t._update_ema()
-        return out
+        return out if t.lazy else {k: float(v) for k, v in out.items()}
     return step
 
 

@@ -10,7 +10,6 @@ from typing import Callable
 
 import torch
 
-from .core import InputError
 
 # %% auto #0
 __all__ = ['matmul_ceiling', 'count_flops', 'count_ops', 'time_calls', 'set_lr', 'graph_ready', 'CapturedStep']

@@ -414,23 +414,23 @@ class Trainer:
         self._graph = CapturedStep(self._device_step(phase), self.device, log=self.log) if self.graphed else None   # the last phase's graph is freed
 
     def _device_step(self, phase: str):
-        "One whole step that never leaves the device: draw the batch with the device's generator, update, move the EMA."
+        "One whole step that never leaves the device: the batch drawn with the device's generator, the update, the EMA."
         c, n, dev = self.config, len(self.data), self.device
-        def step():
-            out = self._train_step(phase, torch.randint(n, (c.batch_size,), device=dev))
-            if c.ema: self._update_ema()
-            return out
-        return step
+        return lambda: self._update(phase, torch.randint(n, (c.batch_size,), device=dev))
 
     def _one_step(self, phase: str) -> dict[str, torch.Tensor]:
-        "A step as the loop takes it: one graph replay, or a batch drawn on the host and one update (with the EMA when lazy)."
+        "A step as the loop takes it: one graph replay, or a batch drawn on the host, the update and the EMA."
         c = self.config
         if phase == "gan": self._set_gan_lr()
         if self._graph is not None: return self._graph()                                       # batch, update, EMA: one launch
         b = torch.randint(len(self.data), (c.batch_size,), generator=self.batches)            # (B,) this step's examples
         if self.world > 1: b = b[self.rank::self.world]                                        # each rank its share of the batch
-        losses = self._train_step(phase, b.to(self.device))
-        if self.lazy and c.ema: self._update_ema()
+        return self._update(phase, b.to(self.device))
+
+    def _update(self, phase: str, b: torch.Tensor) -> dict[str, torch.Tensor]:
+        "The update of `phase` on examples `b`, then the EMA (a NaN stops the run before anything is saved, so the order is safe)."
+        losses = self._train_step(phase, b)
+        if self.config.ema: self._update_ema()
         return losses
 
     def _set_gan_lr(self):
@@ -505,7 +505,6 @@ class Trainer:
                         raise TrainingStopped(f"{when} ({phase} phase): the {bad[0]} loss is {losses[bad[0]]}; stopped without saving "
                                               f"this step. Last good checkpoint: {where}. Try a smaller learning rate.")
                     checked = self.step + 1
-                if c.ema and not self.lazy: self._update_ema()
                 self.step += 1
                 self.seconds = time.time() - t0
                 if self.rank == 0 and (self.step % c.log_every == 0 or self.step == total): self._log_row(phase, losses)

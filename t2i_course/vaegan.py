@@ -65,7 +65,7 @@ class AuxClassifier(nn.Module):
         for j, logits in enumerate(self(h)):
             named = targets[:, j] > 0
             if static:
-                ce = F.cross_entropy(logits.float(), targets[:, j], reduction="none")          # (B,) class 0 rows count 0 below
+                ce = F.cross_entropy(logits, targets[:, j], reduction="none")                  # (B,) class 0 rows count 0 below
                 total = total + (ce * named).sum() / named.sum().clamp(min=1)
             elif named.any(): total = total + F.cross_entropy(logits[named], targets[named, j])
         return total / len(self.sizes)
