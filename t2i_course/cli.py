@@ -68,7 +68,8 @@ def cmd_train(args) -> int:
     from t2i_course.train import Trainer, preset
     over = {k: v for k, v in (("data", args.data), ("seed", args.seed), ("batch_size", args.batch_size), ("image_size", args.size),
                               ("threads", args.threads), ("fast", False if args.eager else None), ("bf16", args.bf16 or None),
-                              ("channels_last", args.channels_last or None)) if v is not None}
+                              ("channels_last", args.channels_last or None), ("two_objects", args.two_objects),
+                              ("text_steps", args.text_steps)) if v is not None}
     out = Path(args.out or f"runs/{args.preset or 'cpu'}")
     if args.resume:                                                    # the run's own settings rule; explicit flags that differ are reported
         given = {**over, **({"preset": args.preset} if args.preset else {})}
@@ -137,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--eager", action="store_true", help="plain eager fp32 steps (on a GPU: no CUDA graph, TF32 or fused Adam; for comparison)")
     t.add_argument("--bf16", action="store_true", help="bf16 autocast: faster on GPUs and on CPUs with bf16 units (measure with bench/train_step.py)")
     t.add_argument("--channels-last", action="store_true", help="NHWC memory layout for the convolutions")
+    t.add_argument("--two-objects", type=float, metavar="SHARE", help="share of the world's training scenes with two objects and a relation, 0..1 (gpu preset: 0.3)")
+    t.add_argument("--text-steps", type=int, metavar="N", help="steps of the text phase (two objects need about 1500; default: the preset's)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its newest good checkpoint")
     t.set_defaults(func=cmd_train)
     g = sub.add_parser("generate", help="generate images from captions with a trained run", description="Generate images from any captions "

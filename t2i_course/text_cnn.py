@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from .core import InputError, evaluating, progress, set_seed
 
 # %% auto #0
-__all__ = ['SLOT_NAMES', 'NOT_NAMED', 'SLOT_CLASSES', 'TextCNNConfig', 'TextCNN', 'caption_targets', 'AttributeHead',
-           'CaptionAttributeModel', 'attribute_loss', 'attribute_accuracy', 'predict_slots', 'train_attribute_model',
-           'top_ngrams']
+__all__ = ['SLOT_NAMES', 'NOT_NAMED', 'SLOT_CLASSES', 'TextCNNConfig', 'TextCNN', 'slot_classes', 'caption_targets',
+           'AttributeHead', 'CaptionAttributeModel', 'attribute_loss', 'attribute_accuracy', 'predict_slots',
+           'train_attribute_model', 'top_ngrams']
 
 # %% ../nbs/04_text_cnn.ipynb #429209f6
 @dataclass
@@ -106,37 +106,57 @@ class TextCNN(nn.Module):
         return self.proj(self.dropout(self.pooled(ids)))                  # (B, out_dim)
 
 # %% ../nbs/04_text_cnn.ipynb #f7d68397
-from .data import ATTRIBUTES, COLORS, MATERIALS, POSITIONS, SHAPES, SIZES
+from .data import ATTRIBUTES, COLORS, MATERIALS, POSITIONS, RELATIONS, SHAPES, SIZES
 
 SLOT_NAMES = tuple(ATTRIBUTES)   # color, shape, size, material, position
 NOT_NAMED = "<none>"
 SLOT_CLASSES: dict[str, tuple[str, ...]] = {   # per slot: class 0 = the caption does not name it, then the values
     "color": (NOT_NAMED, *COLORS), "shape": (NOT_NAMED, *SHAPES), "size": (NOT_NAMED, *SIZES),
     "material": (NOT_NAMED, *MATERIALS), "position": (NOT_NAMED, *POSITIONS)}
+_READING_ORDER = {"right of": "left of", "below": "above"}   # "X right of Y" is "Y left of X": in reading order A is the left (or upper) one
 
-def caption_targets(slots_list) -> torch.Tensor:
-    "Class ids (B, 5) of what each one-object caption names, from `caption_slots(...)[1]` or `make_dataset(...).slots`; 0 = not named."
+def slot_classes(n_objects: int = 1) -> dict[str, tuple[str, ...]]:
+    "The heads of a caption's targets: the five slots; or, for captions of up to two objects, 'a.color' ... 'b.position' and 'relation'."
+    if n_objects == 1: return SLOT_CLASSES
+    if n_objects != 2: raise InputError(f"n_objects must be 1 or 2, got {n_objects!r}")
+    return {**{f"{s}.{k}": v for s in "ab" for k, v in SLOT_CLASSES.items()}, "relation": (NOT_NAMED, *RELATIONS)}
+
+def caption_targets(slots_list, n_objects: int = 1, order: str = "caption") -> torch.Tensor:
+    """Class ids (B, 5) of what each one-object caption names, from `caption_slots(...)[1]` or `make_dataset(...).slots`; 0 = not named.
+    n_objects=2: (B, 11) for captions of one or two objects: object A, object B, their relation. order='caption': A is the object named
+    first ("A left of B", what a text model reads); order='reading': A is the left (or upper) one and the relation 'left of' or 'above'
+    (what an image shows, for a classifier that reads images)."""
+    heads = slot_classes(n_objects)
+    if order not in ("caption", "reading"): raise InputError(f"order must be 'caption' or 'reading', got {order!r}")
     if isinstance(slots_list, dict): slots_list = [slots_list]
     rows = []
     for i, s in enumerate(slots_list):
         if not isinstance(s, dict) or not isinstance(s.get("objects"), list): raise InputError(f"slots_list[{i}] is not a slots dict from caption_slots: {s!r:.80}")
-        if len(s["objects"]) != 1: raise InputError(f"slots_list[{i}] names {len(s['objects'])} objects; caption_targets takes one-object captions")
-        o = s["objects"][0]
-        bad = {k: v for k, v in o.items() if k not in SLOT_CLASSES or v not in SLOT_CLASSES[k][1:]}
-        if bad: raise InputError(f"slots_list[{i}] has unknown slots or values {bad}")
-        rows.append([SLOT_CLASSES[k].index(o[k]) if k in o else 0 for k in SLOT_NAMES])
-    return torch.tensor(rows, dtype=torch.long).reshape(len(rows), len(SLOT_NAMES))   # (B, 5)
+        objs = s["objects"]
+        if not 1 <= len(objs) <= n_objects:
+            raise InputError(f"slots_list[{i}] names {len(objs)} objects; caption_targets takes one-object captions" + (", or two with n_objects=2" if n_objects == 1 else " or two-object ones"))
+        for o in objs:
+            bad = {k: v for k, v in o.items() if k not in SLOT_CLASSES or v not in SLOT_CLASSES[k][1:]} if isinstance(o, dict) else o
+            if bad: raise InputError(f"slots_list[{i}] has unknown slots or values {bad}")
+        rel = s.get("relation")
+        if len(objs) == 2:
+            if rel not in RELATIONS: raise InputError(f"slots_list[{i}] names two objects but its relation is {rel!r}; allowed: {', '.join(RELATIONS)}")
+            if order == "reading" and rel in _READING_ORDER: objs, rel = objs[::-1], _READING_ORDER[rel]
+        row = [SLOT_CLASSES[k].index(o[k]) if k in o else 0 for o in [*objs, *[{}] * (n_objects - len(objs))] for k in SLOT_NAMES]
+        rows.append(row + ([heads["relation"].index(rel) if len(objs) == 2 else 0] if n_objects == 2 else []))
+    return torch.tensor(rows, dtype=torch.long).reshape(len(rows), len(heads))   # (B, 5) or (B, 11)
 
 # %% ../nbs/04_text_cnn.ipynb #ff77eedf
 class AttributeHead(nn.Module):
-    "Sentence vector (B, in_dim) -> {slot: logits (B, len(SLOT_CLASSES[slot]))}; one linear layer, so what it reads must be in t."
-    def __init__(self, in_dim: int):
+    "Sentence vector (B, in_dim) -> {slot: logits (B, K_slot)} for the heads of `slot_classes(n_objects)`; one linear layer, so what it reads must be in t."
+    def __init__(self, in_dim: int, n_objects: int = 1):
         super().__init__()
-        self.sizes = [len(SLOT_CLASSES[k]) for k in SLOT_NAMES]
+        self.classes = slot_classes(n_objects)
+        self.sizes = [len(v) for v in self.classes.values()]
         self.linear = nn.Linear(in_dim, sum(self.sizes))
 
     def forward(self, t: torch.Tensor) -> dict[str, torch.Tensor]:
-        return dict(zip(SLOT_NAMES, self.linear(t).split(self.sizes, dim=1)))   # {slot: (B, K_slot)}
+        return dict(zip(self.classes, self.linear(t).split(self.sizes, dim=1)))   # {slot: (B, K_slot)}
 
 class CaptionAttributeModel(nn.Module):
     "A TextCNN and an AttributeHead: caption ids (B, T) -> {slot: logits (B, K_slot)}."
@@ -150,25 +170,30 @@ class CaptionAttributeModel(nn.Module):
 
 # %% ../nbs/04_text_cnn.ipynb #806958fc
 def attribute_loss(logits: dict[str, torch.Tensor], targets: torch.Tensor) -> torch.Tensor:
-    "Cross-entropy per slot, averaged over the five slots (scalar); targets (B, 5) from `caption_targets`."
-    return torch.stack([F.cross_entropy(logits[k], targets[:, j]) for j, k in enumerate(SLOT_NAMES)]).mean()
+    "Cross-entropy per head, averaged over the heads (scalar); targets (B, heads) from `caption_targets`, in the heads' order."
+    return torch.stack([F.cross_entropy(v, targets[:, j]) for j, v in enumerate(logits.values())]).mean()
 
 @torch.no_grad()
 def _predict(model: nn.Module, ids: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     "Predicted class per slot (N, 5), in eval mode; the model's mode is restored."
     with evaluating(model): out = [model(ids[i:i + batch_size]) for i in range(0, len(ids), batch_size)]  # [{slot: (b, K)}]
-    return torch.cat([torch.stack([o[k].argmax(1) for k in SLOT_NAMES], 1) for o in out]) if out \
+    return torch.cat([torch.stack([v.argmax(1) for v in o.values()], 1) for o in out]) if out \
         else torch.zeros(0, len(SLOT_NAMES), dtype=torch.long)                                     # (N, 5)
+
+def _heads(model: nn.Module) -> dict[str, tuple[str, ...]]:
+    "The heads a caption model reads: its AttributeHead's, else the five slots."
+    return getattr(getattr(model, "head", None), "classes", SLOT_CLASSES)
 
 def attribute_accuracy(model: nn.Module, ids: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
     "Accuracy per slot, their `mean`, and `all` (the share of captions with every slot right)."
     if len(ids) != len(targets) or len(ids) == 0: raise InputError(f"ids and targets must be non-empty and the same length, got {len(ids)} and {len(targets)}")
-    right = (_predict(model, ids) == targets).float()                     # (N, 5)
-    return {**dict(zip(SLOT_NAMES, right.mean(0).tolist())), "mean": right.mean().item(), "all": right.min(1).values.mean().item()}
+    right = (_predict(model, ids) == targets).float()                     # (N, heads)
+    return {**dict(zip(_heads(model), right.mean(0).tolist())), "mean": right.mean().item(), "all": right.min(1).values.mean().item()}
 
 def predict_slots(model: nn.Module, ids: torch.Tensor) -> list[dict[str, str]]:
     "What `model` reads in each caption, like `caption_slots(...)[1]['objects'][0]`: {slot: value} for the slots it finds named."
-    return [{k: SLOT_CLASSES[k][c] for k, c in zip(SLOT_NAMES, row) if c} for row in _predict(model, ids).tolist()]
+    heads = _heads(model)
+    return [{k: heads[k][c] for k, c in zip(heads, row) if c} for row in _predict(model, ids).tolist()]
 
 # %% ../nbs/04_text_cnn.ipynb #9a9da508
 def train_attribute_model(model: nn.Module, ids: torch.Tensor, targets: torch.Tensor, *,

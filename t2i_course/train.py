@@ -48,6 +48,8 @@ class TrainConfig:
     data: str = "world"            # "world" (rendered here), a folder (images + captions.jsonl), "clevr:SCENES_JSON:IMAGES_DIR", "coco:CAPTIONS_JSON:IMAGES_DIR"
     image_size: int = 32           # H = W, a power of two >= 16
     n_train: int = 20_000          # world scenes to render (the world only)
+    two_objects: float = 0.0       # share of those scenes with two objects, captioned with both and their relation (the world only);
+                                   # > 0: the text head and the auxiliary classifier read both objects (`slot_classes(2)`)
     lang: str = "both"             # caption language of the world and CLEVR: zh, en or both
     seed: int = 0
     batch_size: int = 64
@@ -88,7 +90,7 @@ class TrainConfig:
             if not isinstance(v, int) or isinstance(v, bool) or v < lo: raise InputError(f"{k} must be an integer >= {lo}, got {v!r}")
         s = self.image_size
         if s & (s - 1): raise InputError(f"image_size must be a power of two >= 16 (16, 32, 64, 128), got {s}")
-        for k, v in (("gan_lr_end", self.gan_lr_end), ("ema", self.ema)):
+        for k, v in (("gan_lr_end", self.gan_lr_end), ("ema", self.ema), ("two_objects", self.two_objects)):
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 1 or (k == "ema" and v == 1):
                 raise InputError(f"{k} must be a number in [0, 1{')' if k == 'ema' else ']'}, got {v!r}")
         for k in ("lr_text", "lr_cvae", "lr_gan", "beta", "adversarial", "aux_gen_weight"):
@@ -97,6 +99,7 @@ class TrainConfig:
                 raise InputError(f"{k} must be a finite number {'> 0' if k.startswith('lr') else '>= 0'}, got {v!r}")
         for k in ("fast", "bf16", "channels_last"):
             if not isinstance(getattr(self, k), bool): raise InputError(f"{k} must be true or false, got {getattr(self, k)!r}")
+        if self.two_objects and self.data != "world": raise InputError(f"two_objects applies to the rendered world only (data=world), not to data={self.data!r}")
         if self.lang not in ("zh", "en", "both"): raise InputError(f"lang must be zh, en or both, got {self.lang!r}")
         for k in ("vae_hidden", "disc_hidden"):
             v = getattr(self, k)
@@ -134,7 +137,7 @@ class TrainConfig:
 
 PRESETS: dict[str, TrainConfig] = {
     "cpu": TrainConfig(preset="cpu"),
-    "gpu": TrainConfig(preset="gpu", image_size=64, n_train=50_000, batch_size=128, text_steps=600, cvae_steps=6000, gan_steps=20_000,
+    "gpu": TrainConfig(preset="gpu", image_size=64, n_train=50_000, two_objects=0.3, batch_size=128, text_steps=1500, cvae_steps=6000, gan_steps=20_000,
                        embed_dim=64, text_dim=128, text_channels=128, z_dim=32, vae_hidden=(64, 128, 256, 256), disc_hidden=(64, 128, 256, 256),
                        sample_every=1000, checkpoint_every=2000, log_every=50),
     "tiny": TrainConfig(preset="tiny", image_size=16, n_train=256, batch_size=16, text_steps=4, cvae_steps=6, gan_steps=6, embed_dim=8,
@@ -163,17 +166,18 @@ def load_training_data(config: TrainConfig) -> TrainData:
     "The training set a config names: the rendered world (default), a folder, 'clevr:SCENES:IMAGES' or 'coco:CAPTIONS:IMAGES'."
     spec, s = config.data, config.image_size
     if spec == "world":
-        ds = make_dataset(config.n_train, size=s, split="train", lang=config.lang, seed=config.seed)
-        return TrainData(to_tensors(ds, show_progress=False)[0], ds.captions, ds.slots, "world")
+        two = round(config.n_train * config.two_objects)
+        parts = [make_dataset(n, size=s, split="train", n_objects=k, lang=config.lang, seed=config.seed)
+                 for n, k in ((config.n_train - two, 1), (two, 2)) if n]
+        return TrainData(torch.cat([to_tensors(ds, show_progress=False)[0] for ds in parts]),
+                         [c for ds in parts for c in ds.captions], [x for ds in parts for x in ds.slots], "world")
     kind, _, rest = spec.partition(":")
     if kind in ("clevr", "coco") and rest:
         a, sep, b = rest.rpartition(":") if rest.count(":") > 1 else rest.partition(":")
         if not sep or not a or not b: raise InputError(f"--data {spec!r}: expected {kind}:{'SCENES_JSON' if kind == 'clevr' else 'CAPTIONS_JSON'}:IMAGES_DIR")
         if kind == "clevr":
             ds = load_clevr(a, b, lang=config.lang, size=s, seed=config.seed)
-            slots = [dict(x) for x in ds.slots]
-            one = [i for i, x in enumerate(slots) if len(x["objects"]) == 1]
-            return TrainData(*to_tensors(ds), slots if len(one) == len(slots) else None, spec)
+            return TrainData(*to_tensors(ds), [dict(x) for x in ds.slots], spec)      # captions of one or two objects
         ds = load_coco_captions(a, b, size=s)
         return TrainData(*to_tensors(ds), None, spec)
     path = Path(spec)
@@ -183,15 +187,15 @@ def load_training_data(config: TrainConfig) -> TrainData:
     return TrainData(*to_tensors(ds), None, str(path))
 
 # %% ../nbs/08_training.ipynb #9de48a1a
-def build_model(config: TrainConfig, vocab: Vocab, aux: bool, embedding: torch.Tensor | None = None) -> VAEGAN:
-    "The full system of a config: CVAE with its text CNN (word vectors from `embedding`), discriminator with its own text CNN."
+def build_model(config: TrainConfig, vocab: Vocab, aux: bool, embedding: torch.Tensor | None = None, aux_objects: int = 1) -> VAEGAN:
+    "The full system of a config: CVAE with its text CNN (word vectors from `embedding`), discriminator with its own text CNN (and an aux classifier)."
     tcfg = TextCNNConfig(vocab_size=len(vocab), embed_dim=config.embed_dim, channels=config.text_channels, out_dim=config.text_dim)
     cvae = ConditionalVAE(VAEConfig(image_size=config.image_size, hidden=config.vae_hidden, z_dim=config.z_dim, text_dim=config.text_dim,
                                     refine=config.vae_refine),
                           TextCNN(tcfg, embedding=embedding))
     disc = Discriminator(DiscriminatorConfig(image_size=config.image_size, hidden=config.disc_hidden, text_dim=config.text_dim))
     gcfg = VAEGANConfig(beta=config.beta, adversarial=config.adversarial, lr=config.lr_gan, lr_dis=config.lr_gan, aux=aux,
-                        aux_gen_weight=config.aux_gen_weight)
+                        aux_gen_weight=config.aux_gen_weight, aux_objects=aux_objects)
     return VAEGAN(cvae, disc, TextCNN(tcfg), gcfg)
 
 # %% ../nbs/08_training.ipynb #d0fe159c
@@ -327,7 +331,9 @@ class Trainer:
         if self.device.type == "cpu": torch.set_num_threads(_threads(config.threads))
         self.data = data if data is not None else load_training_data(config)   # `data`: already loaded (benchmarks)
         tokens = [tokenize(c) for c in self.data.captions]
-        self.targets = caption_targets(self.data.slots) if self.data.slots is not None else None
+        objects = max((len(x["objects"]) for x in self.data.slots), default=1) if self.data.slots is not None else 1   # 1, or 2 with two-object captions
+        self.targets = caption_targets(self.data.slots, objects) if self.data.slots is not None else None          # the text head's
+        self.aux_targets = caption_targets(self.data.slots, objects, "reading") if objects == 2 else self.targets    # the aux classifier's
         if self.targets is None and config.text_steps:
             self.log(f"no named slots are known for {self.data.source}: skipping the text phase ({config.text_steps} steps)")
             config = replace(config, text_steps=0)
@@ -344,12 +350,12 @@ class Trainer:
         self.graphed = cuda and c.fast and self.world == 1  # each phase's whole step in one CUDA graph (chapter 08a)
         self.bf16, self.channels_last = c.fast and c.bf16, c.fast and c.channels_last
         if cuda: torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = torch.backends.cudnn.benchmark = c.fast
-        self.model = build_model(c, self.vocab, aux=self.targets is not None, embedding=embedding).to(self.device)
+        self.model = build_model(c, self.vocab, aux=self.targets is not None, embedding=embedding, aux_objects=objects).to(self.device)
         if self.channels_last: self.model.to(memory_format=torch.channels_last)
-        self.attr_head = AttributeHead(c.text_dim).to(self.device)
+        self.attr_head = AttributeHead(c.text_dim, objects).to(self.device)
         self.ids = _encode(tokens, self.vocab, self.model.cvae.text_encoder).to(self.device)      # (N, T), cut and padded for the text CNN
         self.images = self.data.images.to(self.device)                                          # the whole dataset stays on the device
-        if self.targets is not None: self.targets = self.targets.to(self.device)
+        if self.targets is not None: self.targets, self.aux_targets = self.targets.to(self.device), self.aux_targets.to(self.device)
         self.ema = copy.deepcopy(self.model.cvae).requires_grad_(False)                          # the generator that gets saved
         cv = self.model.cvae
         self.opt_text = torch.optim.Adam([*cv.text_encoder.parameters(), *self.attr_head.parameters()], lr=c.lr_text)
@@ -454,7 +460,7 @@ class Trainer:
                 l = self.model.cvae.training_loss(x, ids, beta=c.beta)
                 self.opt_cvae.zero_grad(set_to_none=True); l["total"].backward(); self.opt_cvae.step()
                 return {"loss": l["total"].detach(), "recon": l["recon"].detach(), "kl": l["kl"].detach()}
-            targets = self.targets[b] if self.targets is not None else None
+            targets = self.aux_targets[b] if self.aux_targets is not None else None
             return vaegan_update(self.model, x, ids, self.ids[self.wrong[b]], targets=targets, static=self.graphed)
 
     @torch.no_grad()

@@ -42,24 +42,27 @@ class VAEGANConfig:
     aux: bool = False          # add an auxiliary classifier (TAC-GAN) that reads the caption's named slots from images (chapter 08)
     aux_weight: float = 1.0    # weight of its cross-entropy on real images in the discriminator's loss
     aux_gen_weight: float = 20.0  # weight of its cross-entropy on generated images in the decoder's loss
+    aux_objects: int = 1       # objects its heads read: 1 (five slots), or 2 (both objects and their relation, `slot_classes(2)`)
 
     def to_dict(self) -> dict: return {**asdict(self), "betas": list(self.betas)}
 
 # %% ../nbs/07_vaegan.ipynb #2ef12055
-from .text_cnn import SLOT_CLASSES, SLOT_NAMES, caption_targets
+from .text_cnn import SLOT_NAMES, caption_targets, slot_classes
 
 class AuxClassifier(nn.Module):
     "TAC-GAN's auxiliary classifier: the discriminator's conv features (B, C', s, s) -> logits per slot (class 0: not named)."
-    def __init__(self, in_features: int):
+    def __init__(self, in_features: int, n_objects: int = 1):
         super().__init__()
-        self.sizes = [len(SLOT_CLASSES[k]) for k in SLOT_NAMES]
+        self.classes = slot_classes(n_objects)                 # head -> class names, as `caption_targets(.., n_objects, order="reading")`
+        self.sizes = [len(v) for v in self.classes.values()]
         self.linear = nn.Linear(in_features, sum(self.sizes))
 
     def forward(self, h: torch.Tensor) -> list[torch.Tensor]:
-        return list(self.linear(h.flatten(1)).split(self.sizes, dim=1))   # [(B, K_slot)] in SLOT_NAMES order
+        return list(self.linear(h.flatten(1)).split(self.sizes, dim=1))   # [(B, K_head)] in the order of `self.classes`
 
     def loss(self, h: torch.Tensor, targets: torch.Tensor, static: bool = False) -> torch.Tensor:
-        """Cross-entropy on the slots each caption names (targets (B, 5) from `caption_targets`, 0 = not named), averaged over slots.
+        """Cross-entropy on the slots each caption names (targets (B, heads) from `caption_targets`, 0 = not named): each head's mean over
+        the captions that name it, summed, over 5 (one object's slots), so object B and the relation add to what one object weighs.
         `static`: the same value without data-dependent shapes or branches (a mask instead of `logits[named]`), so a CUDA graph can hold it."""
         total = h.new_zeros(())
         for j, logits in enumerate(self(h)):
@@ -68,7 +71,7 @@ class AuxClassifier(nn.Module):
                 ce = F.cross_entropy(logits, targets[:, j], reduction="none")                  # (B,) class 0 rows count 0 below
                 total = total + (ce * named).sum() / named.sum().clamp(min=1)
             elif named.any(): total = total + F.cross_entropy(logits[named], targets[named, j])
-        return total / len(self.sizes)
+        return total / len(SLOT_NAMES)
 
 class VAEGAN(nn.Module):
     "A ConditionalVAE (encoder, prior, decoder, text encoder) and a matching-aware Discriminator with its own text encoder."
@@ -80,7 +83,7 @@ class VAEGAN(nn.Module):
         self.cvae, self.disc, self.disc_text = cvae, discriminator, disc_text_encoder
         self.config = config or VAEGANConfig()
         c = self.config
-        self.aux = AuxClassifier(discriminator.config.hidden[-1] * discriminator.config.final_size ** 2) if c.aux else None
+        self.aux = AuxClassifier(discriminator.config.hidden[-1] * discriminator.config.final_size ** 2, c.aux_objects) if c.aux else None
         enc = [*cvae.encoder.parameters(), *cvae.prior.parameters(), *cvae.text_encoder.parameters()]
         self.opt_enc = torch.optim.Adam([p for p in enc if p.requires_grad], lr=c.lr, betas=c.betas)
         self.opt_dec = torch.optim.Adam(cvae.decoder.parameters(), lr=c.lr, betas=c.betas)
@@ -96,7 +99,7 @@ class VAEGAN(nn.Module):
 # %% ../nbs/07_vaegan.ipynb #88334c44
 def vaegan_update(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: torch.Tensor,
                   generator: torch.Generator | None = None,
-                  targets: torch.Tensor | None = None,   # (B, 5) named slots (`caption_targets`), for a model with an auxiliary classifier
+                  targets: torch.Tensor | None = None,   # (B, heads) `caption_targets(.., order="reading")`, for a model with an aux classifier
                   static: bool = False,                  # no data-dependent branch or shape anywhere (chapter 08a: a CUDA graph can hold it)
                   ) -> dict[str, torch.Tensor]:
     "One VAE-GAN training step on images x (B, C, H, W) in [-1, 1], caption ids (B, T) and wrong-caption ids (B, T); losses as detached 0-d tensors."
@@ -161,7 +164,8 @@ def train_vaegan(model: VAEGAN,
     dev = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     wrong = mismatched_indices(captions_or_slots, generator=gen)           # (N,) a wrong caption for each image
-    targets = caption_targets(captions_or_slots) if model.aux is not None else None   # (N, 5) named slots, for the auxiliary classifier
+    targets = (caption_targets(captions_or_slots, model.config.aux_objects, order="reading")             # (N, heads): what the aux classifier
+               if model.aux is not None else None)                                                       # should read in each image
     model.train()
     history, bar = [], progress(total=steps, desc="VAE-GAN", disable=not show_progress)
     for step in range(steps):

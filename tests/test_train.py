@@ -157,6 +157,8 @@ def test_run_folder_contents(tmp_path):
     (["--size", "48"], "power of two"),
     (["--data", "no/such/folder"], "no such folder"),
     (["--preset", "huge"], "invalid choice"),
+    (["--two-objects", "2"], "two_objects must be a number in [0, 1]"),
+    (["--two-objects", "many"], "--two-objects: invalid float value"),
 ])
 def test_cli_train_bad_input(run_cli, tmp_path, args, message):
     r = run_cli("train", "--preset", "tiny", "--out", tmp_path / "run", *args) if "--preset" not in args else run_cli("train", *args, "--out", tmp_path / "run")
