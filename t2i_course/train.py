@@ -33,8 +33,8 @@ from .speed import CapturedStep, graph_ready, set_lr
 from .vaegan import VAEGAN, VAEGANConfig, vaegan_update
 
 # %% auto #0
-__all__ = ['PHASES', 'PRESETS', 'CKPT_FORMAT', 'CKPT_FORMAT_VERSION', 'LOG_COLUMNS', 'SAMPLE_PROMPTS', 'RESUME_FLAGS',
-           'TrainConfig', 'preset', 'TrainData', 'load_training_data', 'build_model', 'flatten_state',
+__all__ = ['PHASES', 'PRESETS', 'CKPT_FORMAT', 'CKPT_FORMAT_VERSION', 'LOG_COLUMNS', 'SAMPLE_PROMPTS', 'TWO_OBJECT_PROMPTS',
+           'RESUME_FLAGS', 'TrainConfig', 'preset', 'TrainData', 'load_training_data', 'build_model', 'flatten_state',
            'unflatten_state', 'write_checkpoint', 'read_checkpoint', 'checkpoints', 'TrainingStopped', 'Trainer',
            'plot_losses', 'train']
 
@@ -278,6 +278,7 @@ class TrainingStopped(RuntimeError):
 LOG_COLUMNS = ("step", "phase", "seconds", "loss", "recon", "kl", "dis", "llike", "pixel", "gan", "aux", "d_real_right", "d_real_wrong", "d_fake_right")
 SAMPLE_PROMPTS = ("一个红色的球体", "a blue cube", "一个大的绿色金属圆柱体在左上方", "a small yellow rubber sphere at the bottom right",
                   "一个红色的立方体", "a blue sphere", "一个紫色的物体在右边", "a large cyan cylinder in the center")   # two held-out pairs
+TWO_OBJECT_PROMPTS = ("一个红色的球体在一个蓝色的立方体的左边", "a green cylinder above a yellow cube")   # added when two_objects > 0
 RESUME_FLAGS = ("minutes", "device")   # what may change when a run is resumed
 
 def _threads(n: int) -> int: return n or max(1, min(os.cpu_count() or 1, 8))
@@ -569,7 +570,8 @@ class Trainer:
     def save_samples(self, prompts=None, n: int = 2) -> Path:
         "A captioned grid of `n` samples for each prompt (the world's prompts, or the first training captions) in samples/."
         from t2i_course.pipeline import TextToImage
-        prompts = list(prompts or (SAMPLE_PROMPTS if self.data.source == "world" else self.data.captions[:8]))
+        world = SAMPLE_PROMPTS + (TWO_OBJECT_PROMPTS if self.config.two_objects else ())
+        prompts = list(prompts or (world if self.data.source == "world" else self.data.captions[:8]))
         model = self.generator()
         with evaluating(model, self.model, self.ema, self.attr_head), warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -9,7 +9,7 @@ from t2i_course.core import InputError
 from t2i_course.data import Scene, SceneObject, caption_slots, make_dataset
 from t2i_course.evaluate import canonical_order, head_names
 from t2i_course.text_cnn import SLOT_CLASSES, SLOT_NAMES, AttributeHead, attribute_loss, caption_targets, slot_classes
-from t2i_course.train import Trainer, load_training_data, preset
+from t2i_course.train import TWO_OBJECT_PROMPTS, Trainer, load_training_data, preset
 from t2i_course.vaegan import AuxClassifier, VAEGANConfig, _config_from_dict
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -97,7 +97,7 @@ def test_training_data_mixes_the_share_of_two_object_scenes():
     with pytest.raises(InputError, match="world only"): preset("tiny", two_objects=0.5, data="some/folder")
 
 
-def test_trainer_with_two_objects_trains_saves_and_resumes(tmp_path):
+def test_trainer_with_two_objects_trains_saves_and_resumes(tmp_path, monkeypatch):
     from t2i_course.pipeline import TextToImage
     cfg = preset("tiny", two_objects=0.5, threads=1)
     t = Trainer(cfg, tmp_path / "run", **QUIET)
@@ -112,3 +112,8 @@ def test_trainer_with_two_objects_trains_saves_and_resumes(tmp_path):
     assert img.shape == (4, 16, 16, 3)
     r = Trainer(None, tmp_path / "run", resume=True, **QUIET)                       # the run's own config: the same 11 heads come back
     assert r.step == cfg.total_steps and len(r.model.aux.sizes) == 11
+    import t2i_course.train as train_module
+    shown = []
+    monkeypatch.setattr(train_module, "show_images", lambda images, captions, **kw: shown.append((len(images), captions)))
+    r.save_samples()                                                                 # the sample grid asks for two objects too
+    assert shown[0][0] == 2 * 10 and TWO_OBJECT_PROMPTS[0] in shown[0][1]
