@@ -3,7 +3,7 @@
 #   1. versions and the GPU;
 #   2. bench/train_step.py: eager fp32 vs the optimised step (CUDA graph, TF32, fused Adam; bf16 and channels_last variants),
 #      FLOPs, the bf16 matmul ceiling, MFU (<= 2 min);
-#   3. the gpu preset trained in a time box (T2I_GPU_MINUTES, default 6);
+#   3. the gpu preset trained in a time box (T2I_GPU_MINUTES, default 6; T2I_GPU_FLAGS adds train flags, e.g. "--two-objects 0");
 #   4. its evaluation (t2i-course eval) and a sample grid.
 # Everything lands in $OUT (default bench/results/gpu). Wheels the machine lacks (jieba, gensim, ...) are taken from .whl/,
 # which tools/gpu_wheels.sh fills; carry .whl with the call.
@@ -37,7 +37,7 @@ timeout 240 python3 bench/train_step.py --json "$OUT/train_step.json" 2>&1 | tee
 
 stamp "3/4 the gpu preset for $MINUTES minutes"
 rm -rf /tmp/runs/gpu
-timeout "$(awk "BEGIN { print int($MINUTES * 60 + 180) }")" $T2I train --preset gpu --minutes "$MINUTES" --out /tmp/runs/gpu 2>&1 | tr '\r' '\n' | grep -v "^ *$" | tail -25 | tee "$OUT/train.txt"
+timeout "$(awk "BEGIN { print int($MINUTES * 60 + 180) }")" $T2I train --preset gpu --minutes "$MINUTES" ${T2I_GPU_FLAGS:-} --out /tmp/runs/gpu 2>&1 | tr '\r' '\n' | grep -v "^ *$" | tail -25 | tee "$OUT/train.txt"
 cp /tmp/runs/gpu/config.json /tmp/runs/gpu/loss.png "$OUT/" 2>/dev/null
 cp /tmp/runs/gpu/logs/train.csv "$OUT/train.csv" 2>/dev/null
 last=$(ls /tmp/runs/gpu/samples/*.png 2>/dev/null | tail -1); [ -n "$last" ] && cp "$last" "$OUT/samples-last.png"
