@@ -71,6 +71,7 @@ class TrainConfig:
     adversarial: float = 2.0       # weight of the generator loss in the decoder's loss
     aux_gen_weight: float = 20.0   # weight of the auxiliary classifier's loss on generated images
     gan_lr_end: float = 0.1        # the VAE-GAN learning rates fall linearly to this share of lr_gan by the last step
+    cvae_lr_end: float = 1.0       # the same for lr_cvae over the CVAE phase (1: constant; a long phase diverges without decay)
     ema: float = 0.999             # the saved generator is an exponential moving average of its weights (0: the last weights)
     sample_every: int = 500        # steps between sample grids (samples/)
     checkpoint_every: int = 500    # steps between checkpoints (checkpoint/)
@@ -90,7 +91,7 @@ class TrainConfig:
             if not isinstance(v, int) or isinstance(v, bool) or v < lo: raise InputError(f"{k} must be an integer >= {lo}, got {v!r}")
         s = self.image_size
         if s & (s - 1): raise InputError(f"image_size must be a power of two >= 16 (16, 32, 64, 128), got {s}")
-        for k, v in (("gan_lr_end", self.gan_lr_end), ("ema", self.ema), ("two_objects", self.two_objects)):
+        for k, v in (("gan_lr_end", self.gan_lr_end), ("cvae_lr_end", self.cvae_lr_end), ("ema", self.ema), ("two_objects", self.two_objects)):
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 1 or (k == "ema" and v == 1):
                 raise InputError(f"{k} must be a number in [0, 1{')' if k == 'ema' else ']'}, got {v!r}")
         for k in ("lr_text", "lr_cvae", "lr_gan", "beta", "adversarial", "aux_gen_weight"):
@@ -139,7 +140,7 @@ PRESETS: dict[str, TrainConfig] = {
     "cpu": TrainConfig(preset="cpu"),
     "gpu": TrainConfig(preset="gpu", image_size=64, n_train=50_000, two_objects=0.3, batch_size=128, text_steps=1500, cvae_steps=6000, gan_steps=20_000,
                        embed_dim=64, text_dim=128, text_channels=128, z_dim=32, vae_hidden=(64, 128, 256, 256), disc_hidden=(64, 128, 256, 256),
-                       sample_every=1000, checkpoint_every=2000, log_every=50),
+                       cvae_lr_end=0.1, sample_every=1000, checkpoint_every=2000, log_every=50),
     "tiny": TrainConfig(preset="tiny", image_size=16, n_train=256, batch_size=16, text_steps=4, cvae_steps=6, gan_steps=6, embed_dim=8,
                         text_dim=16, text_channels=8, z_dim=4, vae_hidden=(8, 16), disc_hidden=(8, 16), sample_every=8, checkpoint_every=2,
                         keep_last=2, log_every=1),
@@ -428,7 +429,7 @@ class Trainer:
     def _one_step(self, phase: str) -> dict[str, torch.Tensor]:
         "A step as the loop takes it: one graph replay, or a batch drawn on the host, the update and the EMA."
         c = self.config
-        if phase == "gan": self._set_gan_lr()
+        if phase == "gan" or (phase == "cvae" and c.cvae_lr_end != 1): self._set_lr(phase)
         if self._graph is not None: return self._graph()                                       # batch, update, EMA: one launch
         b = torch.randint(len(self.data), (c.batch_size,), generator=self.batches)            # (B,) this step's examples
         if self.world > 1: b = b[self.rank::self.world]                                        # each rank its share of the batch
@@ -440,11 +441,13 @@ class Trainer:
         if self.config.ema: self._update_ema()
         return losses
 
-    def _set_gan_lr(self):
-        "The VAE-GAN learning rates fall linearly from lr_gan to gan_lr_end * lr_gan (tensors filled in place when graph-ready)."
-        c = self.config
-        done = (self.step - c.text_steps - c.cvae_steps) / max(1, c.gan_steps)                  # share of the VAE-GAN phase behind us
-        for opt in (self.model.opt_enc, self.model.opt_dec, self.model.opt_dis): set_lr(opt, c.lr_gan * (1 - (1 - c.gan_lr_end) * done))
+    def _set_lr(self, phase: str):
+        "Linear decay over a phase: lr_cvae to cvae_lr_end * lr_cvae, lr_gan to gan_lr_end * lr_gan (tensors filled in place when graph-ready)."
+        c, m = self.config, self.model
+        start, steps, lr, end, opts = ((c.text_steps, c.cvae_steps, c.lr_cvae, c.cvae_lr_end, (self.opt_cvae,)) if phase == "cvae" else
+                                       (c.text_steps + c.cvae_steps, c.gan_steps, c.lr_gan, c.gan_lr_end, (m.opt_enc, m.opt_dec, m.opt_dis)))
+        done = (self.step - start) / max(1, steps)                                                # share of the phase behind us
+        for opt in opts: set_lr(opt, lr * (1 - (1 - end) * done))
 
     def _train_step(self, phase: str, b: torch.Tensor) -> dict[str, torch.Tensor]:
         "One update of `phase` on the examples `b` (B,) (indices on the device); the losses as detached 0-d tensors."
@@ -509,7 +512,7 @@ class Trainer:
                     if bad:
                         where = self.last_checkpoint.name if self.last_checkpoint else "none (resume starts from scratch)"
                         when = f"step {self.step + 1}" if checked == self.step else f"between steps {checked + 1} and {self.step + 1}"
-                        raise TrainingStopped(f"{when} ({phase} phase): the {bad[0]} loss is {losses[bad[0]]}; stopped without saving "
+                        raise TrainingStopped(f"{when} ({phase} phase): the loss term '{bad[0]}' is {losses[bad[0]]}; stopped without saving "
                                               f"this step. Last good checkpoint: {where}. Try a smaller learning rate.")
                     checked = self.step + 1
                 self.step += 1

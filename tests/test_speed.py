@@ -121,9 +121,28 @@ def test_lazy_reads_catch_a_nan_at_the_next_read_before_any_checkpoint_is_writte
         out = real(phase, b)
         return {**out, "loss": torch.tensor(float("nan"))} if t.step >= 5 else out   # from step 6 on, as NaN weights would
     t._train_step = poisoned
-    with pytest.raises(TrainingStopped, match=r"between steps 6 and 8 \(cvae phase\): the loss loss is nan.*step-0000004"):
+    with pytest.raises(TrainingStopped, match=r"between steps 6 and 8 \(cvae phase\): the loss term 'loss' is nan.*step-0000004"):
         t.run()
     assert [p.name for p in checkpoints(tmp_path / "run")] == ["step-0000004"]
+
+
+def test_learning_rates_fall_linearly_over_the_cvae_and_gan_phases(tmp_path):
+    cfg = preset("tiny", cvae_lr_end=0.1, gan_lr_end=0.5, sample_every=100, checkpoint_every=100)
+    t = Trainer(cfg, tmp_path / "run", **QUIET)
+    real, seen = t._train_step, []
+    def record(phase, b):
+        opt = t.opt_cvae if phase == "cvae" else t.model.opt_dec if phase == "gan" else t.opt_text
+        seen.append((phase, float(opt.param_groups[0]["lr"])))
+        return real(phase, b)
+    t._train_step = record
+    t.run()
+    c = cfg
+    cvae = [lr for ph, lr in seen if ph == "cvae"]
+    gan = [lr for ph, lr in seen if ph == "gan"]
+    assert [lr for ph, lr in seen if ph == "text"] == [c.lr_text] * c.text_steps
+    assert cvae == pytest.approx([c.lr_cvae * (1 - 0.9 * k / c.cvae_steps) for k in range(c.cvae_steps)])
+    assert gan == pytest.approx([c.lr_gan * (1 - 0.5 * k / c.gan_steps) for k in range(c.gan_steps)])
+    with pytest.raises(Exception, match=r"cvae_lr_end must be a number in \[0, 1\]"): preset("tiny", cvae_lr_end=1.5)
 
 
 def test_bf16_and_channels_last_train_to_finite_losses_on_a_cpu(tmp_path):

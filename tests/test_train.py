@@ -90,7 +90,7 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path):
         out = real(phase, b)
         return {**out, "loss": float("nan")} if t.step == 6 else out
     t._train_step = poisoned
-    with pytest.raises(TrainingStopped, match=r"step 7 \(cvae phase\): the loss loss is nan.*step-0000006"):
+    with pytest.raises(TrainingStopped, match=r"step 7 \(cvae phase\): the loss term 'loss' is nan.*step-0000006"):
         t.run()
     assert [p.name for p in checkpoints(tmp_path / "run")] == ["step-0000006", "step-0000004"]
     assert not (tmp_path / "run" / "model.safetensors").exists()
