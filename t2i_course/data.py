@@ -18,10 +18,11 @@ from .core import InputError, atomic_dir, atomic_write_json, progress
 
 # %% auto #0
 __all__ = ['COLORS', 'SHAPES', 'SIZES', 'MATERIALS', 'POSITIONS', 'RELATIONS', 'ATTRIBUTES', 'ZH', 'HALF_EXTENT', 'HELDOUT_PAIRS',
-           'MAX_OBJECTS', 'TEMPLATES', 'CAPTION_WORDS_ZH', 'OMIT_P', 'SPLITS', 'LANGS', 'FORMAT', 'FORMAT_VERSION',
-           'SceneObject', 'Scene', 'sample_scenes', 'render', 'caption_slots', 'caption', 'caption_from_slots',
-           'WorldDataset', 'make_dataset', 'save_dataset', 'load_dataset', 'to_tensors', 'to_float', 'iterate_batches',
-           'ClevrDataset', 'load_clevr', 'CocoCaptions', 'load_coco_captions', 'ImageCaptionFolder']
+           'MAX_OBJECTS', 'TEMPLATES', 'CAPTION_WORDS_ZH', 'OMIT_P', 'INVERSE_RELATION', 'SPLITS', 'LANGS', 'FORMAT',
+           'FORMAT_VERSION', 'SceneObject', 'Scene', 'sample_scenes', 'render', 'caption_slots', 'caption',
+           'reading_order', 'caption_from_slots', 'WorldDataset', 'make_dataset', 'save_dataset', 'load_dataset',
+           'to_tensors', 'to_float', 'iterate_batches', 'ClevrDataset', 'load_clevr', 'CocoCaptions',
+           'load_coco_captions', 'ImageCaptionFolder']
 
 # %% ../nbs/01_data.ipynb #b64af1ee
 COLORS: dict[str, tuple[int, int, int]] = {
@@ -425,6 +426,20 @@ def caption(scene: Scene, lang: str = "zh", seed=None, *, templates: str = "trai
     return caption_slots(scene, lang, seed, templates=templates, omit=omit)[0]
 
 # %% ../nbs/01_data.ipynb #c1d142b8
+INVERSE_RELATION = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}   # X rel Y  <=>  Y inverse X
+
+def _relation(slots: dict) -> str:
+    "The relation of a two-object slot record, checked."
+    rel = slots.get("relation")
+    if rel not in RELATIONS: raise InputError(f"a two-object slot record needs a relation, one of {', '.join(RELATIONS)}; got {rel!r}")
+    return rel
+
+def reading_order(slots: dict) -> tuple[list[int], str]:
+    """A two-object slot record read as an image is read: its objects' indices, the left (or upper) one first, and that one's
+    relation to the other ('left of' or 'above'). "X right of Y" reads as "Y left of X"."""
+    rel = _relation(slots)
+    return ([0, 1], rel) if rel in ("left of", "above") else ([1, 0], INVERSE_RELATION[rel])
+
 def caption_from_slots(slots: dict, lang: str | None = None) -> str:
     "The canonical caption naming exactly the slots of a slot record {'objects': [...], 'relation': ...}; lang defaults to the record's."
     if not isinstance(slots, dict) or not isinstance(slots.get("objects"), list) or len(slots["objects"]) not in (1, 2):
@@ -441,8 +456,7 @@ def caption_from_slots(slots: dict, lang: str | None = None) -> str:
         tpl = TEMPLATES[f"{lang}.{'pos' if 'position' in o else 'nopos'}"][0][1]
         pos = (ZH[o["position"]] if lang == "zh" else _EN_POS[o["position"]]) if "position" in o else ""
         return tpl.format(np=npf(o), pos=pos)
-    rel = slots.get("relation")
-    if rel not in RELATIONS: raise InputError(f"a two-object slot record needs a relation, one of {', '.join(RELATIONS)}; got {rel!r}")
+    rel = _relation(slots)
     a, b = ({k: v for k, v in o.items() if k != "position"} for o in objs)
     return TEMPLATES[f"{lang}.rel"][0][1].format(a=npf(a, True), b=npf(b, False), rel=ZH[rel] if lang == "zh" else _EN_REL[rel])
 

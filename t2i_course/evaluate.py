@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from .core import (InputError, _fig_png, atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text, cache_dir, evaluating,
                              progress, set_seed, show_images)
-from .data import ATTRIBUTES, RELATIONS, Scene, caption_from_slots, make_dataset, render, sample_scenes
+from .data import ATTRIBUTES, INVERSE_RELATION, RELATIONS, Scene, caption_from_slots, make_dataset, reading_order, render, sample_scenes
 
 # %% auto #0
 __all__ = ['SLOTS', 'RECIPES', 'JUDGE_FORMAT', 'JUDGE_FORMAT_VERSION', 'EVAL_SIZE', 'CAPTION_SETS', 'DUAL_FORMAT',
@@ -326,9 +326,6 @@ def caption_sets(n: int = 200, seed: int = 0, size: int = 32) -> dict[str, Capti
     return out
 
 # %% ../nbs/10_evaluation.ipynb #e71d3726
-_FLIP = {"left of": "left of", "above": "above", "right of": "left of", "below": "above"}   # caption relation -> judge's reading
-_INVERSE = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
-
 def generate_images(generate, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
     "Call `generate(texts) -> uint8 (N, H, W, 3)` in batches and check what comes back."
     texts = list(texts)
@@ -378,10 +375,8 @@ def reading_slots(reading: dict, slots: dict) -> dict:
     "The judge's `reading` of an image cut down to what its caption names: a slot record in the caption's object order and language."
     objs, lang = slots["objects"], slots.get("lang")
     if len(objs) == 1: return {"objects": [{k: reading[k] for k in objs[0]}], "relation": None, "lang": lang}
-    rel = slots.get("relation")
-    if rel not in _FLIP: raise InputError(f"a two-object slot record needs a relation, one of {', '.join(_FLIP)}; got {rel!r}")
-    order = [0, 1] if rel in ("left of", "above") else [1, 0]               # judge's slot A/B for the caption's X, Y
-    read_rel = reading["relation"] if order == [0, 1] else _INVERSE[reading["relation"]]
+    order, _ = reading_order(slots)                                        # judge's slot A/B for the caption's X, Y
+    read_rel = reading["relation"] if order == [0, 1] else INVERSE_RELATION[reading["relation"]]
     return {"objects": [{k: reading["objects"][j][k] for k in o} for o, j in zip(objs, order)], "relation": read_rel, "lang": lang}
 
 def score_readings(readings: Sequence[dict], slots: Sequence[dict]) -> list[dict]:

@@ -106,14 +106,13 @@ class TextCNN(nn.Module):
         return self.proj(self.dropout(self.pooled(ids)))                  # (B, out_dim)
 
 # %% ../nbs/04_text_cnn.ipynb #f7d68397
-from .data import ATTRIBUTES, COLORS, MATERIALS, POSITIONS, RELATIONS, SHAPES, SIZES
+from .data import ATTRIBUTES, COLORS, MATERIALS, POSITIONS, RELATIONS, SHAPES, SIZES, reading_order
 
 SLOT_NAMES = tuple(ATTRIBUTES)   # color, shape, size, material, position
 NOT_NAMED = "<none>"
 SLOT_CLASSES: dict[str, tuple[str, ...]] = {   # per slot: class 0 = the caption does not name it, then the values
     "color": (NOT_NAMED, *COLORS), "shape": (NOT_NAMED, *SHAPES), "size": (NOT_NAMED, *SIZES),
     "material": (NOT_NAMED, *MATERIALS), "position": (NOT_NAMED, *POSITIONS)}
-_READING_ORDER = {"right of": "left of", "below": "above"}   # "X right of Y" is "Y left of X": in reading order A is the left (or upper) one
 
 def slot_classes(n_objects: int = 1) -> dict[str, tuple[str, ...]]:
     "The heads of a caption's targets: the five slots; or, for captions of up to two objects, 'a.color' ... 'b.position' and 'relation'."
@@ -140,8 +139,8 @@ def caption_targets(slots_list, n_objects: int = 1, order: str = "caption") -> t
             if bad: raise InputError(f"slots_list[{i}] has unknown slots or values {bad}")
         rel = s.get("relation")
         if len(objs) == 2:
-            if rel not in RELATIONS: raise InputError(f"slots_list[{i}] names two objects but its relation is {rel!r}; allowed: {', '.join(RELATIONS)}")
-            if order == "reading" and rel in _READING_ORDER: objs, rel = objs[::-1], _READING_ORDER[rel]
+            idx, read_rel = reading_order(s)                                 # also checks the relation
+            if order == "reading": objs, rel = [objs[j] for j in idx], read_rel
         row = [SLOT_CLASSES[k].index(o[k]) if k in o else 0 for o in [*objs, *[{}] * (n_objects - len(objs))] for k in SLOT_NAMES]
         rows.append(row + ([heads["relation"].index(rel) if len(objs) == 2 else 0] if n_objects == 2 else []))
     return torch.tensor(rows, dtype=torch.long).reshape(len(rows), len(heads))   # (B, 5) or (B, 11)
@@ -173,16 +172,16 @@ def attribute_loss(logits: dict[str, torch.Tensor], targets: torch.Tensor) -> to
     "Cross-entropy per head, averaged over the heads (scalar); targets (B, heads) from `caption_targets`, in the heads' order."
     return torch.stack([F.cross_entropy(v, targets[:, j]) for j, v in enumerate(logits.values())]).mean()
 
-@torch.no_grad()
-def _predict(model: nn.Module, ids: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    "Predicted class per slot (N, 5), in eval mode; the model's mode is restored."
-    with evaluating(model): out = [model(ids[i:i + batch_size]) for i in range(0, len(ids), batch_size)]  # [{slot: (b, K)}]
-    return torch.cat([torch.stack([v.argmax(1) for v in o.values()], 1) for o in out]) if out \
-        else torch.zeros(0, len(SLOT_NAMES), dtype=torch.long)                                     # (N, 5)
-
 def _heads(model: nn.Module) -> dict[str, tuple[str, ...]]:
     "The heads a caption model reads: its AttributeHead's, else the five slots."
     return getattr(getattr(model, "head", None), "classes", SLOT_CLASSES)
+
+@torch.no_grad()
+def _predict(model: nn.Module, ids: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    "Predicted class per head (N, heads), in eval mode; the model's mode is restored."
+    with evaluating(model): out = [model(ids[i:i + batch_size]) for i in range(0, len(ids), batch_size)]  # [{slot: (b, K)}]
+    return torch.cat([torch.stack([v.argmax(1) for v in o.values()], 1) for o in out]) if out \
+        else torch.zeros(0, len(_heads(model)), dtype=torch.long)                                  # (N, heads)
 
 def attribute_accuracy(model: nn.Module, ids: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
     "Accuracy per slot, their `mean`, and `all` (the share of captions with every slot right)."

@@ -333,9 +333,11 @@ class Trainer:
         if self.device.type == "cpu": torch.set_num_threads(_threads(config.threads))
         self.data = data if data is not None else load_training_data(config)   # `data`: already loaded (benchmarks)
         tokens = [tokenize(c) for c in self.data.captions]
-        objects = max((len(x["objects"]) for x in self.data.slots), default=1) if self.data.slots is not None else 1   # 1, or 2 with two-object captions
-        self.targets = caption_targets(self.data.slots, objects) if self.data.slots is not None else None          # the text head's
-        self.aux_targets = caption_targets(self.data.slots, objects, "reading") if objects == 2 else self.targets    # the aux classifier's
+        slots, self.targets = self.data.slots, None
+        objects = max((len(x["objects"]) for x in slots), default=1) if slots is not None else 1   # 1, or 2 with two-object captions
+        if slots is not None:
+            self.targets = caption_targets(slots, objects).to(self.device)                                          # the text head's
+        self.aux_targets = caption_targets(slots, objects, "reading").to(self.device) if objects == 2 else self.targets  # the aux classifier's
         if self.targets is None and config.text_steps:
             self.log(f"no named slots are known for {self.data.source}: skipping the text phase ({config.text_steps} steps)")
             config = replace(config, text_steps=0)
@@ -357,7 +359,6 @@ class Trainer:
         self.attr_head = AttributeHead(c.text_dim, objects).to(self.device)
         self.ids = _encode(tokens, self.vocab, self.model.cvae.text_encoder).to(self.device)      # (N, T), cut and padded for the text CNN
         self.images = self.data.images.to(self.device)                                          # the whole dataset stays on the device
-        if self.targets is not None: self.targets, self.aux_targets = self.targets.to(self.device), self.aux_targets.to(self.device)
         self.ema = copy.deepcopy(self.model.cvae).requires_grad_(False)                          # the generator that gets saved
         cv = self.model.cvae
         self.opt_text = torch.optim.Adam([*cv.text_encoder.parameters(), *self.attr_head.parameters()], lr=c.lr_text)
@@ -429,7 +430,7 @@ class Trainer:
     def _one_step(self, phase: str) -> dict[str, torch.Tensor]:
         "A step as the loop takes it: one graph replay, or a batch drawn on the host, the update and the EMA."
         c = self.config
-        if phase == "gan" or (phase == "cvae" and c.cvae_lr_end != 1): self._set_lr(phase)
+        if phase != "text": self._set_lr(phase)                                               # (lr * 1.0 when cvae_lr_end is 1: the same lr)
         if self._graph is not None: return self._graph()                                       # batch, update, EMA: one launch
         b = torch.randint(len(self.data), (c.batch_size,), generator=self.batches)            # (B,) this step's examples
         if self.world > 1: b = b[self.rank::self.world]                                        # each rank its share of the batch
