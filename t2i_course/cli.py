@@ -69,7 +69,7 @@ def cmd_train(args) -> int:
     over = {k: v for k, v in (("data", args.data), ("seed", args.seed), ("batch_size", args.batch_size), ("image_size", args.size),
                               ("threads", args.threads), ("fast", False if args.eager else None), ("bf16", args.bf16 or None),
                               ("channels_last", args.channels_last or None), ("two_objects", args.two_objects),
-                              ("text_steps", args.text_steps)) if v is not None}
+                              ("text_steps", args.text_steps), ("decoder_objects", args.decoder_objects)) if v is not None}
     out = Path(args.out or f"runs/{args.preset or 'cpu'}")
     if args.resume:                                                    # the run's own settings rule; explicit flags that differ are reported
         given = {**over, **({"preset": args.preset} if args.preset else {})}
@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--channels-last", action="store_true", help="NHWC memory layout for the convolutions")
     t.add_argument("--two-objects", type=float, metavar="SHARE", help="share of the world's training scenes with two objects and a relation, 0..1 (gpu preset: 0.3)")
     t.add_argument("--text-steps", type=int, metavar="N", help="steps of the text phase (two objects need about 1500; default: the preset's)")
+    t.add_argument("--decoder-objects", type=int, metavar="K", help="object slots in the decoder, 0, 1 or 2: each named object drawn at a learnt place (gpu preset: 2)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its newest good checkpoint")
     t.set_defaults(func=cmd_train)
     g = sub.add_parser("generate", help="generate images from captions with a trained run", description="Generate images from any captions "

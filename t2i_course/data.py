@@ -20,8 +20,8 @@ from .core import InputError, atomic_dir, atomic_write_json, progress
 __all__ = ['COLORS', 'SHAPES', 'SIZES', 'MATERIALS', 'POSITIONS', 'RELATIONS', 'ATTRIBUTES', 'ZH', 'HALF_EXTENT', 'HELDOUT_PAIRS',
            'MAX_OBJECTS', 'TEMPLATES', 'CAPTION_WORDS_ZH', 'OMIT_P', 'INVERSE_RELATION', 'SPLITS', 'LANGS', 'FORMAT',
            'FORMAT_VERSION', 'SceneObject', 'Scene', 'sample_scenes', 'render', 'caption_slots', 'caption',
-           'reading_order', 'caption_from_slots', 'WorldDataset', 'make_dataset', 'save_dataset', 'load_dataset',
-           'to_tensors', 'to_float', 'iterate_batches', 'ClevrDataset', 'load_clevr', 'CocoCaptions',
+           'reading_order', 'caption_from_slots', 'WorldDataset', 'make_dataset', 'object_layout', 'save_dataset',
+           'load_dataset', 'to_tensors', 'to_float', 'iterate_batches', 'ClevrDataset', 'load_clevr', 'CocoCaptions',
            'load_coco_captions', 'ImageCaptionFolder']
 
 # %% ../nbs/01_data.ipynb #b64af1ee
@@ -504,6 +504,19 @@ def make_dataset(n: int, *, size: int = 32, split: str = "train", n_objects: int
     meta = dict(format=FORMAT, version=FORMAT_VERSION, n=n, size=size, split=split, n_objects=n_objects, lang=lang,
                 seed=seed, heldout_pairs=[list(p) for p in heldout_pairs])
     return WorldDataset(images, [c[0] for c in caps], scenes, [c[1] for c in caps], meta)
+
+# %% ../nbs/01_data.ipynb #e0af4835
+def object_layout(scenes: Sequence[Scene], slots: Sequence[dict], n_objects: int = 2):
+    """Where the objects each caption names are: centres (N, n_objects, 2) as (x, y) in [0, 1], y pointing down, in the caption's
+    order (slot record 'indices'), and a mask (N, n_objects): 1 where the caption names an object there (one-object captions: slot 0)."""
+    import torch
+    if not isinstance(n_objects, int) or isinstance(n_objects, bool) or n_objects < 1: raise InputError(f"n_objects must be a positive integer, got {n_objects!r}")
+    if len(scenes) != len(slots): raise InputError(f"{len(scenes)} scenes but {len(slots)} slot records")
+    xy, mask = torch.zeros(len(scenes), n_objects, 2), torch.zeros(len(scenes), n_objects)
+    for i, (sc, s) in enumerate(zip(scenes, slots)):
+        for k, j in enumerate(s.get("indices", [])[:n_objects]):
+            xy[i, k, 0], xy[i, k, 1], mask[i, k] = sc.objects[j].x, sc.objects[j].y, 1.0
+    return xy, mask
 
 # %% ../nbs/01_data.ipynb #2656a118
 def _sha256(path: Path) -> str:

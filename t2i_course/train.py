@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .core import InputError, _fig_png, atomic_dir, atomic_write_bytes, atomic_write_text, evaluating, get_device, progress, set_seed, show_images
-from .data import ImageCaptionFolder, load_clevr, load_coco_captions, make_dataset, to_float, to_tensors
+from .data import ImageCaptionFolder, load_clevr, load_coco_captions, make_dataset, object_layout, to_float, to_tensors
 from .discriminator import Discriminator, DiscriminatorConfig, mismatched_indices
 from .embeddings import embedding_matrix, train_word2vec
 from .pipeline import CONFIG_FILE, VOCAB_FILE, _encode, read_run_config, run_config, save_run
@@ -63,6 +63,8 @@ class TrainConfig:
     z_dim: int = 16
     vae_hidden: tuple[int, ...] = (32, 64, 128)
     vae_refine: int = 1            # 3x3 convolutions after each up-sampling step of the decoder (chapter 05's VAEConfig.refine)
+    decoder_objects: int = 0       # object slots in the decoder, 0, 1 or 2 (chapter 05's VAEConfig.objects); their centres learn the
+                                   # objects' true layout where the data knows it (the world, CLEVR)
     disc_hidden: tuple[int, ...] = (32, 64, 128)
     lr_text: float = 3e-3
     lr_cvae: float = 2e-3
@@ -85,7 +87,7 @@ class TrainConfig:
 
     def __post_init__(self):
         ints = {"image_size": 16, "n_train": 2, "batch_size": 2, "text_steps": 0, "cvae_steps": 0, "gan_steps": 0, "embed_dim": 1, "text_dim": 1,
-                "text_channels": 1, "z_dim": 1, "vae_refine": 0, "sample_every": 1, "checkpoint_every": 1, "keep_last": 1, "log_every": 1, "seed": 0, "threads": 0}
+                "text_channels": 1, "z_dim": 1, "vae_refine": 0, "decoder_objects": 0, "sample_every": 1, "checkpoint_every": 1, "keep_last": 1, "log_every": 1, "seed": 0, "threads": 0}
         for k, lo in ints.items():
             v = getattr(self, k)
             if not isinstance(v, int) or isinstance(v, bool) or v < lo: raise InputError(f"{k} must be an integer >= {lo}, got {v!r}")
@@ -100,6 +102,7 @@ class TrainConfig:
                 raise InputError(f"{k} must be a finite number {'> 0' if k.startswith('lr') else '>= 0'}, got {v!r}")
         for k in ("fast", "bf16", "channels_last"):
             if not isinstance(getattr(self, k), bool): raise InputError(f"{k} must be true or false, got {getattr(self, k)!r}")
+        if self.decoder_objects > 2: raise InputError(f"decoder_objects must be 0, 1 or 2 (a caption names at most two objects), got {self.decoder_objects}")
         if self.two_objects and self.data != "world": raise InputError(f"two_objects applies to the rendered world only (data=world), not to data={self.data!r}")
         if self.lang not in ("zh", "en", "both"): raise InputError(f"lang must be zh, en or both, got {self.lang!r}")
         for k in ("vae_hidden", "disc_hidden"):
@@ -140,7 +143,7 @@ PRESETS: dict[str, TrainConfig] = {
     "cpu": TrainConfig(preset="cpu"),
     "gpu": TrainConfig(preset="gpu", image_size=64, n_train=50_000, two_objects=0.3, batch_size=128, text_steps=1500, cvae_steps=6000, gan_steps=20_000,
                        embed_dim=64, text_dim=128, text_channels=128, z_dim=32, vae_hidden=(64, 128, 256, 256), disc_hidden=(64, 128, 256, 256),
-                       cvae_lr_end=0.1, sample_every=1000, checkpoint_every=2000, log_every=50),
+                       decoder_objects=2, cvae_lr_end=0.1, sample_every=1000, checkpoint_every=2000, log_every=50),
     "tiny": TrainConfig(preset="tiny", image_size=16, n_train=256, batch_size=16, text_steps=4, cvae_steps=6, gan_steps=6, embed_dim=8,
                         text_dim=16, text_channels=8, z_dim=4, vae_hidden=(8, 16), disc_hidden=(8, 16), sample_every=8, checkpoint_every=2,
                         keep_last=2, log_every=1),
@@ -155,11 +158,13 @@ def preset(name: str, **overrides) -> TrainConfig:
 # %% ../nbs/08_training.ipynb #eb528dfd
 @dataclass
 class TrainData:
-    "Training images uint8 (N, 3, H, W), their captions and, where the truth is known (the world, CLEVR), the slots each names."
+    """Training images uint8 (N, 3, H, W), their captions and, where the truth is known (the world, CLEVR), the slots each names
+    and where the named objects are (`object_layout`: centres (N, 2, 2) in the caption's order, mask (N, 2))."""
     images: torch.Tensor
     captions: list[str]
     slots: list[dict] | None
     source: str
+    layout: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def __len__(self) -> int: return len(self.captions)
 
@@ -170,15 +175,17 @@ def load_training_data(config: TrainConfig) -> TrainData:
         two = round(config.n_train * config.two_objects)
         parts = [make_dataset(n, size=s, split="train", n_objects=k, lang=config.lang, seed=config.seed)
                  for n, k in ((config.n_train - two, 1), (two, 2)) if n]
+        layouts = [object_layout(ds.scenes, ds.slots) for ds in parts]
         return TrainData(torch.cat([to_tensors(ds, show_progress=False)[0] for ds in parts]),
-                         [c for ds in parts for c in ds.captions], [x for ds in parts for x in ds.slots], "world")
+                         [c for ds in parts for c in ds.captions], [x for ds in parts for x in ds.slots], "world",
+                         tuple(torch.cat(t) for t in zip(*layouts)))
     kind, _, rest = spec.partition(":")
     if kind in ("clevr", "coco") and rest:
         a, sep, b = rest.rpartition(":") if rest.count(":") > 1 else rest.partition(":")
         if not sep or not a or not b: raise InputError(f"--data {spec!r}: expected {kind}:{'SCENES_JSON' if kind == 'clevr' else 'CAPTIONS_JSON'}:IMAGES_DIR")
         if kind == "clevr":
             ds = load_clevr(a, b, lang=config.lang, size=s, seed=config.seed)
-            return TrainData(*to_tensors(ds), [dict(x) for x in ds.slots], spec)      # captions of one or two objects
+            return TrainData(*to_tensors(ds), [dict(x) for x in ds.slots], spec, object_layout(ds.scenes, ds.slots))   # one or two objects
         ds = load_coco_captions(a, b, size=s)
         return TrainData(*to_tensors(ds), None, spec)
     path = Path(spec)
@@ -192,7 +199,7 @@ def build_model(config: TrainConfig, vocab: Vocab, aux: bool, embedding: torch.T
     "The full system of a config: CVAE with its text CNN (word vectors from `embedding`), discriminator with its own text CNN (and an aux classifier)."
     tcfg = TextCNNConfig(vocab_size=len(vocab), embed_dim=config.embed_dim, channels=config.text_channels, out_dim=config.text_dim)
     cvae = ConditionalVAE(VAEConfig(image_size=config.image_size, hidden=config.vae_hidden, z_dim=config.z_dim, text_dim=config.text_dim,
-                                    refine=config.vae_refine),
+                                    refine=config.vae_refine, objects=config.decoder_objects),
                           TextCNN(tcfg, embedding=embedding))
     disc = Discriminator(DiscriminatorConfig(image_size=config.image_size, hidden=config.disc_hidden, text_dim=config.text_dim))
     gcfg = VAEGANConfig(beta=config.beta, adversarial=config.adversarial, lr=config.lr_gan, lr_dis=config.lr_gan, aux=aux,
@@ -276,7 +283,7 @@ def checkpoints(run_dir) -> list[Path]:
 class TrainingStopped(RuntimeError):
     "Training stopped for a reason the user must read (a loss that is NaN or infinite, a checkpoint that could not be written)."
 
-LOG_COLUMNS = ("step", "phase", "seconds", "loss", "recon", "kl", "dis", "llike", "pixel", "gan", "aux", "d_real_right", "d_real_wrong", "d_fake_right")
+LOG_COLUMNS = ("step", "phase", "seconds", "loss", "recon", "kl", "dis", "llike", "pixel", "gan", "aux", "d_real_right", "d_real_wrong", "d_fake_right", "layout")
 SAMPLE_PROMPTS = ("一个红色的球体", "a blue cube", "一个大的绿色金属圆柱体在左上方", "a small yellow rubber sphere at the bottom right",
                   "一个红色的立方体", "a blue sphere", "一个紫色的物体在右边", "a large cyan cylinder in the center")   # two held-out pairs
 TWO_OBJECT_PROMPTS = ("一个红色的球体在一个蓝色的立方体的左边", "a green cylinder above a yellow cube")   # added when two_objects > 0
@@ -338,6 +345,9 @@ class Trainer:
         if slots is not None:
             self.targets = caption_targets(slots, objects).to(self.device)                                          # the text head's
         self.aux_targets = caption_targets(slots, objects, "reading").to(self.device) if objects == 2 else self.targets  # the aux classifier's
+        k, lay = config.decoder_objects, self.data.layout
+        self.layout = tuple(v[:, :k].to(self.device) for v in lay) if k and lay is not None else None   # where the slots' objects are
+        if k and lay is None: self.log(f"no object layout is known for {self.data.source}: the decoder's object slots learn their places from the images alone")
         if self.targets is None and config.text_steps:
             self.log(f"no named slots are known for {self.data.source}: skipping the text phase ({config.text_steps} steps)")
             config = replace(config, text_steps=0)
@@ -461,12 +471,13 @@ class Trainer:
                 return {"loss": loss.detach()}
             x = to_float(self.images[b])                                                    # (B, 3, H, W) in [-1, 1]
             if self.channels_last: x = x.contiguous(memory_format=torch.channels_last)
+            layout = tuple(v[b] for v in self.layout) if self.layout is not None else None   # (B, K, 2), (B, K)
             if phase == "cvae":
-                l = self.model.cvae.training_loss(x, ids, beta=c.beta)
+                l = self.model.cvae.training_loss(x, ids, beta=c.beta, layout=layout, layout_weight=self.model.config.layout_weight)
                 self.opt_cvae.zero_grad(set_to_none=True); l["total"].backward(); self.opt_cvae.step()
-                return {"loss": l["total"].detach(), "recon": l["recon"].detach(), "kl": l["kl"].detach()}
+                return {"loss": l["total"].detach(), **{k: l[k].detach() for k in ("recon", "kl", "layout") if k in l}}
             targets = self.aux_targets[b] if self.aux_targets is not None else None
-            return vaegan_update(self.model, x, ids, self.ids[self.wrong[b]], targets=targets, static=self.graphed)
+            return vaegan_update(self.model, x, ids, self.ids[self.wrong[b]], targets=targets, static=self.graphed, layout=layout)
 
     @torch.no_grad()
     def _update_ema(self):

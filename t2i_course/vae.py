@@ -16,8 +16,9 @@ from torch import nn
 from .core import InputError, progress, set_seed
 
 # %% auto #0
-__all__ = ['reparameterize', 'kl_divergence', 'reconstruction_loss', 'VAEConfig', 'ConvEncoder', 'ConvDecoder', 'VAEOutput',
-           'SeedVAE', 'train_vae', 'ConditionalPrior', 'CVAEOutput', 'ConditionalVAE']
+__all__ = ['SLOT_SIGMA', 'LAYOUT_WEIGHT', 'reparameterize', 'kl_divergence', 'reconstruction_loss', 'VAEConfig', 'ConvEncoder',
+           'place_slots', 'layout_loss', 'ConvDecoder', 'VAEOutput', 'SeedVAE', 'train_vae', 'ConditionalPrior',
+           'CVAEOutput', 'ConditionalVAE']
 
 # %% ../nbs/05_vae.ipynb #36dc8965
 def _noise(like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -72,6 +73,7 @@ class VAEConfig:
     z_dim: int = 16                          # Z: latent size
     text_dim: int = 64                       # size of the sentence vector t (the text encoder's out_dim)
     refine: int = 0                          # decoder: 3x3 convolutions after each up-sampling step (0: the plain decoder of this chapter)
+    objects: int = 0                         # decoder: object slots, 0, 1 or 2 (0: the plain decoder; see "object slots" below)
 
     def __post_init__(self):
         s = self.image_size
@@ -85,8 +87,10 @@ class VAEConfig:
             v = getattr(self, name)
             if not _is_int(v) or v < 1: raise InputError(f"{name} must be a positive integer, got {v!r}")
         if not _is_int(self.refine) or self.refine < 0: raise InputError(f"refine must be an integer >= 0, got {self.refine!r}")
+        if not _is_int(self.objects) or not 0 <= self.objects <= 2:
+            raise InputError(f"objects (object slots in the decoder) must be 0, 1 or 2 (a caption names at most two objects), got {self.objects!r}")
         self.image_size, self.channels, self.z_dim, self.text_dim = (int(v) for v in (s, self.channels, self.z_dim, self.text_dim))
-        self.hidden = tuple(int(k) for k in h)
+        self.hidden, self.objects = tuple(int(k) for k in h), int(self.objects)
 
     @property
     def stages(self) -> tuple[int, ...]:
@@ -135,6 +139,25 @@ class ConvEncoder(nn.Module):
         return mu, logvar
 
 # %% ../nbs/05_vae.ipynb #88d9961f
+SLOT_SIGMA = 0.15   # width of an object slot's blob on the 4x4 map, in image widths (a cell is 0.25; an object 0.1 to 0.3)
+
+def place_slots(look: torch.Tensor,   # (B, K, C) what each slot draws: a feature vector
+                xy: torch.Tensor,     # (B, K, 2) where: centres (x, y) in [0, 1], y pointing down
+                size: int = 4, sigma: float = SLOT_SIGMA) -> torch.Tensor:
+    "A feature map (B, C, size, size): each slot's vector spread as a Gaussian blob around its centre, summed over the slots."
+    g = (torch.arange(size, device=xy.device, dtype=xy.dtype) + 0.5) / size      # (size,) cell centres in [0, 1]
+    dx = g.view(1, 1, 1, size) - xy[..., 0, None, None]                          # (B, K, 1, size)
+    dy = g.view(1, 1, size, 1) - xy[..., 1, None, None]                          # (B, K, size, 1)
+    blob = torch.exp(-(dx ** 2 + dy ** 2) / (2 * sigma ** 2))                     # (B, K, size, size)
+    return torch.einsum("bkhw,bkc->bchw", blob, look.to(blob.dtype))
+
+def layout_loss(xy: torch.Tensor,      # (B, K, 2) predicted slot centres
+                target: torch.Tensor,  # (B, K, 2) the objects' true centres (`data.object_layout`)
+                mask: torch.Tensor,    # (B, K) 1 where the caption names an object in that slot
+                ) -> torch.Tensor:
+    "Mean squared distance (in image widths) between slot centres and true centres, over the slots `mask` marks; no data-dependent shapes."
+    return ((xy.float() - target).pow(2).sum(-1) * mask).sum() / mask.sum().clamp(min=1)
+
 class ConvDecoder(nn.Module):
     "p(x | z [, t]): latents (B, Z) [and a condition t (B, cond_dim)] -> images (B, C, H, W) in [-1, 1]."
     def __init__(self, config: VAEConfig, cond_dim: int = 0):
@@ -148,13 +171,24 @@ class ConvDecoder(nn.Module):
                                                  *[m for _ in range(r) for m in (nn.LeakyReLU(0.2), nn.Conv2d(b, b, 3, padding=1))])
                                    for a, b in zip(chans, outs)])
         if r: self.ups.append(nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(chans[-1], config.channels, 3, padding=1)))   # to RGB
+        self.objects = config.objects if cond_dim else 0                  # object slots draw from the condition t
+        if self.objects:
+            self.slot_look = nn.Linear(cond_dim, self.objects * chans[0])     # what each named object looks like, from t
+            self.slot_where = nn.Sequential(nn.Linear(config.z_dim + cond_dim, 128), nn.LeakyReLU(0.2),
+                                            nn.Linear(128, self.objects * 2))   # where it is, from [z, t]
 
-    def forward(self, z: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, t: torch.Tensor | None = None, return_layout: bool = False):
+        "Images (B, C, H, W); with `return_layout`, also the slot centres (B, K, 2) (None without object slots)."
         if z.dim() != 2 or z.shape[1] != self.config.z_dim: raise InputError(f"expected z (B, {self.config.z_dim}), got {tuple(z.shape)}")
         _check_cond(t, self.cond_dim, z.shape[0], "ConvDecoder")
         if t is not None: z = torch.cat([z, t], dim=1)                   # (B, Z + cond_dim)
-        h = self.fc(z).view(z.shape[0], -1, 4, 4)                        # (B, C', 4, 4)
-        return torch.tanh(self.ups(h))                                   # (B, C, H, W)
+        B, xy = z.shape[0], None
+        h = self.fc(z).view(B, -1, 4, 4)                                 # (B, C', 4, 4)
+        if self.objects:
+            xy = torch.sigmoid(self.slot_where(z)).view(B, self.objects, 2)                  # (B, K, 2) centres in [0, 1]
+            h = h + place_slots(self.slot_look(t).view(B, self.objects, -1), xy)          # each object's look, put where it is
+        x = torch.tanh(self.ups(h))                                      # (B, C, H, W)
+        return (x, xy) if return_layout else x
 
 # %% ../nbs/05_vae.ipynb #e1e6fc83
 class VAEOutput(NamedTuple):
@@ -249,6 +283,9 @@ class CVAEOutput(NamedTuple):
     logvar: torch.Tensor    # (B, Z)
     mu_p: torch.Tensor      # (B, Z) prior p(z|t)
     logvar_p: torch.Tensor  # (B, Z)
+    layout: torch.Tensor | None = None   # (B, K, 2) the decoder's slot centres (a decoder with object slots), else None
+
+LAYOUT_WEIGHT = 1000.0  # weight of `layout_loss`: a centre one pixel of a 32x32 image off (1/32) costs about 1, a summed pixel error's unit
 
 # %% ../nbs/05_vae.ipynb #ed1d9dab
 class ConditionalVAE(nn.Module):
@@ -265,16 +302,21 @@ class ConditionalVAE(nn.Module):
         t = self.text_encoder(ids)                                       # (B, text_dim)
         mu, logvar = self.encoder(x, t)                                  # (B, Z) each
         mu_p, logvar_p = self.prior(t)                                   # (B, Z) each
-        x_hat = self.decoder(reparameterize(mu, logvar, generator), t)   # (B, C, H, W)
-        return CVAEOutput(x_hat, mu, logvar, mu_p, logvar_p)
+        x_hat, xy = self.decoder(reparameterize(mu, logvar, generator), t, return_layout=True)   # (B, C, H, W), (B, K, 2) or None
+        return CVAEOutput(x_hat, mu, logvar, mu_p, logvar_p, xy)
 
-    def loss(self, out: CVAEOutput, x: torch.Tensor, beta: float = 1.0) -> dict:
-        "recon + beta * KL(q(z|x,t) || p(z|t)), batch means: dict(total, recon, kl)."
-        return _loss_terms(out.x_hat, x, out.mu, out.logvar, out.mu_p, out.logvar_p, beta)
+    def loss(self, out: CVAEOutput, x: torch.Tensor, beta: float = 1.0, layout=None, layout_weight: float = LAYOUT_WEIGHT) -> dict:
+        """recon + beta * KL(q(z|x,t) || p(z|t)), batch means: dict(total, recon, kl). With object slots and `layout` (true centres (B, K, 2),
+        mask (B, K)): + layout_weight * `layout_loss`, and the dict has 'layout'."""
+        terms = _loss_terms(out.x_hat, x, out.mu, out.logvar, out.mu_p, out.logvar_p, beta)
+        if layout is not None and out.layout is not None:
+            terms["layout"] = layout_loss(out.layout, *layout)
+            terms["total"] = terms["total"] + layout_weight * terms["layout"]
+        return terms
 
-    def training_loss(self, x: torch.Tensor, ids: torch.Tensor, beta: float = 1.0) -> dict:
-        "`loss` of one batch of images x (B, C, H, W) in [-1, 1] and their caption ids (B, T)."
-        return self.loss(self(x, ids), x, beta)
+    def training_loss(self, x: torch.Tensor, ids: torch.Tensor, beta: float = 1.0, layout=None, layout_weight: float = LAYOUT_WEIGHT) -> dict:
+        "`loss` of one batch of images x (B, C, H, W) in [-1, 1] and their caption ids (B, T) [and the objects' layout]."
+        return self.loss(self(x, ids), x, beta, layout, layout_weight)
 
     @torch.no_grad()
     def sample(self, ids: torch.Tensor, n: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from .core import InputError, progress, set_seed
 from .data import to_float
 from .discriminator import Discriminator, discriminator_loss, generator_loss, mismatched_indices
-from .vae import ConditionalVAE, kl_divergence, reconstruction_loss, reparameterize
+from .vae import LAYOUT_WEIGHT, ConditionalVAE, kl_divergence, layout_loss, reconstruction_loss, reparameterize
 
 # %% auto #0
 __all__ = ['SYSTEM_PARTS', 'feature_reconstruction_loss', 'VAEGANConfig', 'AuxClassifier', 'VAEGAN', 'vaegan_update',
@@ -43,6 +43,7 @@ class VAEGANConfig:
     aux_weight: float = 1.0    # weight of its cross-entropy on real images in the discriminator's loss
     aux_gen_weight: float = 20.0  # weight of its cross-entropy on generated images in the decoder's loss
     aux_objects: int = 1       # objects its heads read: 1 (five slots), or 2 (both objects and their relation, `slot_classes(2)`)
+    layout_weight: float = LAYOUT_WEIGHT   # weight of `layout_loss` (decoders with object slots, given the objects' layout)
 
     def to_dict(self) -> dict: return {**asdict(self), "betas": list(self.betas)}
 
@@ -101,6 +102,7 @@ def vaegan_update(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: 
                   generator: torch.Generator | None = None,
                   targets: torch.Tensor | None = None,   # (B, heads) `caption_targets(.., order="reading")`, for a model with an aux classifier
                   static: bool = False,                  # no data-dependent branch or shape anywhere (chapter 08a: a CUDA graph can hold it)
+                  layout=None,                           # (centres (B, K, 2), mask (B, K)) `object_layout`, for a decoder with object slots
                   ) -> dict[str, torch.Tensor]:
     "One VAE-GAN training step on images x (B, C, H, W) in [-1, 1], caption ids (B, T) and wrong-caption ids (B, T); losses as detached 0-d tensors."
     c, cvae, disc, aux = model.config, model.cvae, model.disc, model.aux
@@ -108,7 +110,9 @@ def vaegan_update(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: 
     t = cvae.text_encoder(ids)                                             # (B, text_dim)
     mu, logvar = cvae.encoder(x, t)                                        # (B, Z) each
     mu_p, logvar_p = cvae.prior(t)                                         # (B, Z) each
-    x_rec = cvae.decoder(reparameterize(mu, logvar, generator), t)         # (B, C, H, W) reconstructions
+    x_rec, xy = cvae.decoder(reparameterize(mu, logvar, generator), t, return_layout=True)   # (B, C, H, W) reconstructions
+    use_layout = layout is not None and xy is not None                     # object slots: their centres should sit on the objects
+    l_layout = layout_loss(xy, *layout) if use_layout else x.new_zeros(())
     x_pri = cvae.decoder(reparameterize(mu_p, logvar_p, generator), t)     # (B, C, H, W) samples from the prior
     # 1. discriminator: real/right, real/wrong, fake/right (fakes detached)
     td, td_wrong = model.disc_text(ids), model.disc_text(wrong_ids)        # (B, text_dim) each
@@ -134,8 +138,8 @@ def vaegan_update(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: 
         l_aux = 0.5 * (aux.loss(h_rec, targets, static) + aux.loss(h_pri, targets, static)) if aux is not None else x.new_zeros(())
     finally:
         for p in frozen: p.requires_grad_(True)                            # even if something above failed
-    loss_enc = c.beta * l_prior + l_llike + c.pixel * l_pixel
-    loss_dec = c.gamma * l_llike + c.adversarial * l_gan + c.pixel * l_pixel + c.aux_gen_weight * l_aux
+    loss_enc = c.beta * l_prior + l_llike + c.pixel * l_pixel + c.layout_weight * l_layout
+    loss_dec = c.gamma * l_llike + c.adversarial * l_gan + c.pixel * l_pixel + c.aux_gen_weight * l_aux + c.layout_weight * l_layout
     enc_params = [p for g in model.opt_enc.param_groups for p in g["params"] if p.requires_grad]   # a frozen text encoder is left out
     dec_params = [p for g in model.opt_dec.param_groups for p in g["params"] if p.requires_grad]
     model.opt_enc.zero_grad(set_to_none=True); model.opt_dec.zero_grad(set_to_none=True)
@@ -143,13 +147,13 @@ def vaegan_update(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: 
     loss_dec.backward(inputs=dec_params)
     model.opt_enc.step(); model.opt_dec.step()
     acc_rr, acc_rw, acc_fr = (rr > 0).float().mean(), (rw < 0).float().mean(), (fr < 0).float().mean()
-    return {k: v.detach() for k, v in dict(dis=loss_dis, kl=l_prior, llike=l_llike, pixel=l_pixel, gan=l_gan, aux=l_aux,
-                                           d_real_right=acc_rr, d_real_wrong=acc_rw, d_fake_right=acc_fr).items()}
+    out = dict(dis=loss_dis, kl=l_prior, llike=l_llike, pixel=l_pixel, gan=l_gan, aux=l_aux, d_real_right=acc_rr, d_real_wrong=acc_rw, d_fake_right=acc_fr)
+    return {k: v.detach() for k, v in {**out, **({"layout": l_layout} if use_layout else {})}.items()}
 
 def vaegan_step(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: torch.Tensor,
-                generator: torch.Generator | None = None, targets: torch.Tensor | None = None) -> dict[str, float]:
+                generator: torch.Generator | None = None, targets: torch.Tensor | None = None, layout=None) -> dict[str, float]:
     "`vaegan_update` with its losses and accuracies as Python floats (one host sync per step: fine on a CPU)."
-    return {k: v.item() for k, v in vaegan_update(model, x, ids, wrong_ids, generator, targets).items()}
+    return {k: v.item() for k, v in vaegan_update(model, x, ids, wrong_ids, generator, targets, layout=layout).items()}
 
 # %% ../nbs/07_vaegan.ipynb #b8e91ec4
 def train_vaegan(model: VAEGAN,

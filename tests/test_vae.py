@@ -133,8 +133,9 @@ def test_reparameterize_generator_and_errors():
 def test_config_to_dict_and_back():
     c = VAEConfig(image_size=64, hidden=[16, 32], z_dim=8, text_dim=32)
     d = c.to_dict()
-    assert d == {"image_size": 64, "channels": 3, "hidden": [16, 32], "z_dim": 8, "text_dim": 32, "refine": 0}
+    assert d == {"image_size": 64, "channels": 3, "hidden": [16, 32], "z_dim": 8, "text_dim": 32, "refine": 0, "objects": 0}
     assert VAEConfig.from_dict(d) == c and isinstance(c.hidden, tuple)
+    assert VAEConfig.from_dict({k: v for k, v in d.items() if k != "objects"}) == c   # a config saved before object slots existed
     with pytest.raises(InputError, match="unknown VAEConfig keys"): VAEConfig.from_dict({**d, "depth": 3})
 
 
@@ -149,7 +150,7 @@ def test_config_accepts_numpy_integers_and_stores_plain_ints():
     import json
     import numpy as np
     c = VAEConfig(image_size=np.int64(64), hidden=np.array([8, 16]), z_dim=np.int32(4))
-    assert json.loads(json.dumps(c.to_dict())) == {"image_size": 64, "channels": 3, "hidden": [8, 16], "z_dim": 4, "text_dim": 64, "refine": 0}
+    assert json.loads(json.dumps(c.to_dict())) == {"image_size": 64, "channels": 3, "hidden": [8, 16], "z_dim": 4, "text_dim": 64, "refine": 0, "objects": 0}
     assert type(c.image_size) is int and all(type(h) is int for h in c.hidden)
 
 
