@@ -4,7 +4,7 @@
 #   2. bench/train_step.py: eager fp32 vs the optimised step (CUDA graph, TF32, fused Adam; bf16 and channels_last variants),
 #      FLOPs, the bf16 matmul ceiling, MFU (<= 2 min);
 #   3. the gpu preset trained in a time box (T2I_GPU_MINUTES, default 6; T2I_GPU_FLAGS adds train flags, e.g. "--two-objects 0");
-#   4. its evaluation (t2i-course eval) and a sample grid.
+#   4. its evaluation (t2i-course eval), where its two-object errors come from (bench/binding_errors.py) and a sample grid.
 # Everything lands in $OUT (default bench/results/gpu). Wheels the machine lacks (jieba, gensim, ...) are taken from .whl/,
 # which tools/gpu_wheels.sh fills; carry .whl with the call.
 set -uo pipefail
@@ -44,6 +44,7 @@ last=$(ls /tmp/runs/gpu/samples/*.png 2>/dev/null | tail -1); [ -n "$last" ] && 
 
 stamp "4/4 evaluation and a grid"
 timeout 200 $T2I eval --run /tmp/runs/gpu --out "$OUT/eval" 2>&1 | tail -40 | tee "$OUT/eval.txt"
+timeout 90 python3 bench/binding_errors.py /tmp/runs/gpu --json "$OUT/binding.json" 2>&1 | tail -8 | tee "$OUT/binding.txt"
 timeout 60 $T2I generate --run /tmp/runs/gpu --n 8 --out "$OUT/grid.png" "一个红色的球体" "a blue cube" "一个大的绿色金属圆柱体在左上方" \
     "a small yellow sphere at the bottom right" "一个紫色的立方体" "a red cylinder to the left of a blue sphere" 2>&1 | tail -3
 stamp "done"

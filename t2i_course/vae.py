@@ -173,9 +173,10 @@ class ConvDecoder(nn.Module):
         if r: self.ups.append(nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(chans[-1], config.channels, 3, padding=1)))   # to RGB
         self.objects = config.objects if cond_dim else 0                  # object slots draw from the condition t
         if self.objects:
-            self.slot_look = nn.Linear(cond_dim, self.objects * chans[0])     # what each named object looks like, from t
             self.slot_where = nn.Sequential(nn.Linear(config.z_dim + cond_dim, 128), nn.LeakyReLU(0.2),
-                                            nn.Linear(128, self.objects * 2))   # where it is, from [z, t]
+                                            nn.Linear(128, self.objects * 2))   # where each named object is, from [z, t]
+            self.slot_looks = nn.ModuleList([nn.Linear(cond_dim, self.objects * c) for c in chans[:2]])   # what it looks like, from t:
+                                                                                # one vector per feature map it is drawn on (4x4 and 8x8)
 
     def forward(self, z: torch.Tensor, t: torch.Tensor | None = None, return_layout: bool = False):
         "Images (B, C, H, W); with `return_layout`, also the slot centres (B, K, 2) (None without object slots)."
@@ -184,10 +185,12 @@ class ConvDecoder(nn.Module):
         if t is not None: z = torch.cat([z, t], dim=1)                   # (B, Z + cond_dim)
         B, xy = z.shape[0], None
         h = self.fc(z).view(B, -1, 4, 4)                                 # (B, C', 4, 4)
-        if self.objects:
-            xy = torch.sigmoid(self.slot_where(z)).view(B, self.objects, 2)                  # (B, K, 2) centres in [0, 1]
-            h = h + place_slots(self.slot_look(t).view(B, self.objects, -1), xy)          # each object's look, put where it is
-        x = torch.tanh(self.ups(h))                                      # (B, C, H, W)
+        if self.objects: xy = torch.sigmoid(self.slot_where(z)).view(B, self.objects, 2)   # (B, K, 2) centres in [0, 1]
+        for i, up in enumerate(self.ups):
+            if self.objects and i < len(self.slot_looks):                # each object's look, put where it is, on this map
+                h = h + place_slots(self.slot_looks[i](t).view(B, self.objects, -1), xy, size=h.shape[-1])
+            h = up(h)                                                    # twice the size (or, last, the RGB image)
+        x = torch.tanh(h)                                                # (B, C, H, W)
         return (x, xy) if return_layout else x
 
 # %% ../nbs/05_vae.ipynb #e1e6fc83
