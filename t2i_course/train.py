@@ -28,7 +28,7 @@ from .embeddings import embedding_matrix, train_word2vec
 from .pipeline import CONFIG_FILE, VOCAB_FILE, _encode, read_run_config, run_config, save_run
 from .text import Vocab, tokenize
 from .text_cnn import AttributeHead, TextCNN, TextCNNConfig, attribute_loss, caption_targets
-from .vae import ConditionalVAE, VAEConfig
+from .vae import LAYOUT_WEIGHT, ConditionalVAE, VAEConfig
 from .speed import CapturedStep, graph_ready, set_lr
 from .vaegan import VAEGAN, VAEGANConfig, vaegan_update
 
@@ -203,7 +203,8 @@ def build_model(config: TrainConfig, vocab: Vocab, aux: bool, embedding: torch.T
                           TextCNN(tcfg, embedding=embedding))
     disc = Discriminator(DiscriminatorConfig(image_size=config.image_size, hidden=config.disc_hidden, text_dim=config.text_dim))
     gcfg = VAEGANConfig(beta=config.beta, adversarial=config.adversarial, lr=config.lr_gan, lr_dis=config.lr_gan, aux=aux,
-                        aux_gen_weight=config.aux_gen_weight, aux_objects=aux_objects)
+                        aux_gen_weight=config.aux_gen_weight, aux_objects=aux_objects,
+                        layout_weight=LAYOUT_WEIGHT * (config.image_size / 32) ** 2)   # the summed pixel error grows with the area: keep the balance measured at 32 px
     return VAEGAN(cvae, disc, TextCNN(tcfg), gcfg)
 
 # %% ../nbs/08_training.ipynb #d0fe159c

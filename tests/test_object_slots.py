@@ -127,6 +127,8 @@ def test_trainer_with_decoder_objects_learns_the_layout_saves_and_generates(tmp_
     with pytest.raises(InputError, match="decoder_objects must be 0, 1 or 2"): preset("tiny", decoder_objects=3)
     with pytest.raises(InputError, match="decoder_objects must be an integer >= 0"): preset("tiny", decoder_objects=-1)
     assert preset("gpu").decoder_objects == 2 and preset("cpu").decoder_objects == 0
+    vocab = Vocab.build([["a"]])
+    assert [build_model(preset(n), vocab, aux=False).config.layout_weight for n in ("cpu", "gpu")] == [1000.0, 4000.0]   # 32 px, 64 px
 
 
 def test_decoder_objects_without_a_layout_still_train(tmp_path):
