@@ -17,9 +17,10 @@ KINDS = ("right", "the other object's", "another value")
 
 def binding_errors(readings, slots, scenes) -> dict:
     "Per attribute: shares of named slots read right, read as the other object's value (where that differs), read as anything else."
-    counts = Counter()
+    counts, relation = Counter(), 0
     for r, s, sc in zip(readings, slots, scenes):
         got = reading_slots(r, s)
+        relation += got["relation"] == s["relation"]
         objs = [sc.objects[i] for i in s["indices"]]
         for k in range(2):
             for a, v in s["objects"][k].items():
@@ -30,7 +31,7 @@ def binding_errors(readings, slots, scenes) -> dict:
         if a == "position": continue                                     # two-object captions name a relation, not positions
         n = sum(counts[a, k] for k in KINDS)
         if n: out[a] = {"n": n, **{k: counts[a, k] / n for k in KINDS}}
-    out["relation"] = sum(reading_slots(r, s)["relation"] == s["relation"] for r, s in zip(readings, slots)) / len(slots)
+    out["relation"] = relation / len(slots)
     return out
 
 

@@ -512,11 +512,11 @@ def object_layout(scenes: Sequence[Scene], slots: Sequence[dict], n_objects: int
     import torch
     if not isinstance(n_objects, int) or isinstance(n_objects, bool) or n_objects < 1: raise InputError(f"n_objects must be a positive integer, got {n_objects!r}")
     if len(scenes) != len(slots): raise InputError(f"{len(scenes)} scenes but {len(slots)} slot records")
-    xy, mask = torch.zeros(len(scenes), n_objects, 2), torch.zeros(len(scenes), n_objects)
+    xy, mask = np.zeros((len(scenes), n_objects, 2), np.float32), np.zeros((len(scenes), n_objects), np.float32)   # NumPy: fast per-item writes
     for i, (sc, s) in enumerate(zip(scenes, slots)):
         for k, j in enumerate(s.get("indices", [])[:n_objects]):
-            xy[i, k, 0], xy[i, k, 1], mask[i, k] = sc.objects[j].x, sc.objects[j].y, 1.0
-    return xy, mask
+            xy[i, k], mask[i, k] = (sc.objects[j].x, sc.objects[j].y), 1.0
+    return torch.from_numpy(xy), torch.from_numpy(mask)
 
 # %% ../nbs/01_data.ipynb #2656a118
 def _sha256(path: Path) -> str:

@@ -159,7 +159,7 @@ def preset(name: str, **overrides) -> TrainConfig:
 @dataclass
 class TrainData:
     """Training images uint8 (N, 3, H, W), their captions and, where the truth is known (the world, CLEVR), the slots each names
-    and where the named objects are (`object_layout`: centres (N, 2, 2) in the caption's order, mask (N, 2))."""
+    and, for a decoder with K object slots, where the named objects are (`object_layout`: centres (N, K, 2) in the caption's order, mask (N, K))."""
     images: torch.Tensor
     captions: list[str]
     slots: list[dict] | None
@@ -170,22 +170,21 @@ class TrainData:
 
 def load_training_data(config: TrainConfig) -> TrainData:
     "The training set a config names: the rendered world (default), a folder, 'clevr:SCENES:IMAGES' or 'coco:CAPTIONS:IMAGES'."
-    spec, s = config.data, config.image_size
+    spec, s, slots_k = config.data, config.image_size, config.decoder_objects   # object slots learn the layout (none: no layout)
     if spec == "world":
         two = round(config.n_train * config.two_objects)
         parts = [make_dataset(n, size=s, split="train", n_objects=k, lang=config.lang, seed=config.seed)
                  for n, k in ((config.n_train - two, 1), (two, 2)) if n]
-        layouts = [object_layout(ds.scenes, ds.slots) for ds in parts]
+        layout = tuple(torch.cat(t) for t in zip(*(object_layout(ds.scenes, ds.slots, slots_k) for ds in parts))) if slots_k else None
         return TrainData(torch.cat([to_tensors(ds, show_progress=False)[0] for ds in parts]),
-                         [c for ds in parts for c in ds.captions], [x for ds in parts for x in ds.slots], "world",
-                         tuple(torch.cat(t) for t in zip(*layouts)))
+                         [c for ds in parts for c in ds.captions], [x for ds in parts for x in ds.slots], "world", layout)
     kind, _, rest = spec.partition(":")
     if kind in ("clevr", "coco") and rest:
         a, sep, b = rest.rpartition(":") if rest.count(":") > 1 else rest.partition(":")
         if not sep or not a or not b: raise InputError(f"--data {spec!r}: expected {kind}:{'SCENES_JSON' if kind == 'clevr' else 'CAPTIONS_JSON'}:IMAGES_DIR")
         if kind == "clevr":
             ds = load_clevr(a, b, lang=config.lang, size=s, seed=config.seed)
-            return TrainData(*to_tensors(ds), [dict(x) for x in ds.slots], spec, object_layout(ds.scenes, ds.slots))   # one or two objects
+            return TrainData(*to_tensors(ds), [dict(x) for x in ds.slots], spec, object_layout(ds.scenes, ds.slots, slots_k) if slots_k else None)   # 1 or 2 objects
         ds = load_coco_captions(a, b, size=s)
         return TrainData(*to_tensors(ds), None, spec)
     path = Path(spec)
