@@ -6,14 +6,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from .core import InputError
+from .core import MAX_SEED, InputError
 
 # %% auto #0
-__all__ = ['positive_int', 'image_size', 'object_count', 'positive_minutes', 'cmd_data', 'cmd_train', 'cmd_generate', 'cmd_eval',
-           'build_parser', 'main']
+__all__ = ['seed', 'STOPPED_EXIT', 'positive_int', 'int_in', 'image_size', 'object_count', 'positive_minutes', 'cmd_data',
+           'cmd_train', 'cmd_generate', 'cmd_eval', 'build_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #8863b330
 def positive_int(s: str) -> int:
@@ -23,10 +24,22 @@ def positive_int(s: str) -> int:
     if v <= 0: raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
     return v
 
+def int_in(lo: int, hi: int):
+    "argparse type: an integer in lo..hi (a size, a count, a seed: every number a user types has a bound)."
+    def parse(s: str) -> int:
+        try: v = int(s)
+        except ValueError: raise argparse.ArgumentTypeError(f"expected an integer in {lo}..{hi:,}, got {s!r:.40}") from None
+        if not lo <= v <= hi: raise argparse.ArgumentTypeError(f"expected an integer in {lo}..{hi:,}, got {s!r:.40}")
+        return v
+    parse.__name__ = f"integer in {lo}..{hi}"
+    return parse
+
+seed = int_in(0, MAX_SEED)
+
 def image_size(s: str) -> int:
-    "argparse type: an image side length >= 16."
+    "argparse type: an image side length in 16..1024."
     v = positive_int(s)
-    if v < 16: raise argparse.ArgumentTypeError(f"image size must be >= 16, got {s!r}")
+    if not 16 <= v <= 1024: raise argparse.ArgumentTypeError(f"image size must be in 16..1024, got {s!r:.40}")
     return v
 
 def object_count(s: str) -> int | tuple[int, int]:
@@ -43,7 +56,7 @@ def positive_minutes(s: str) -> float:
     "argparse type: a number of minutes > 0."
     try: v = float(s)
     except ValueError: raise argparse.ArgumentTypeError(f"expected minutes as a number > 0, got {s!r}") from None
-    if not v > 0 or v != v or v == float("inf"): raise argparse.ArgumentTypeError(f"expected minutes as a number > 0, got {s!r}")
+    if not 0 < v <= 1e6: raise argparse.ArgumentTypeError(f"expected minutes as a number > 0 (at most 1,000,000), got {s!r:.40}")
     return v
 
 # %% ../nbs/12_cli.ipynb #03cea489
@@ -51,8 +64,9 @@ def cmd_data(args) -> int:
     "Write a dataset of the world to args.out, plus preview.png."
     from t2i_course.core import show_images
     from t2i_course.data import make_dataset, save_dataset
+    from t2i_course.files import claim_folder
     out = Path(args.out)
-    if out.exists() and not out.is_dir(): raise InputError(f"--out {out} exists and is not a folder")
+    claim_folder(out, "dataset", replace=True, what="--out")               # before the work: a user's folder is refused at once
     ds = make_dataset(args.n, size=args.size, split=args.split, n_objects=args.objects, lang=args.lang,
                       seed=args.seed, omit=0.0 if args.full_captions else None, show_progress=True)
     save_dataset(ds, out)
@@ -72,22 +86,26 @@ def cmd_train(args) -> int:
                               ("text_steps", args.text_steps), ("decoder_objects", args.decoder_objects)) if v is not None}
     out = Path(args.out or f"runs/{args.preset or 'cpu'}")
     if args.resume:                                                    # the run's own settings rule; explicit flags that differ are reported
-        given = {**over, **({"preset": args.preset} if args.preset else {})}
-        Trainer(given, out, resume=True, minutes=args.minutes, device=args.device).run()
-        return 0
-    config = preset(args.preset or "cpu", **over)
-    if args.steps is not None: config = config.with_steps(args.steps)
-    Trainer(config, out, resume=False, minutes=args.minutes, device=args.device).run()
-    return 0
+        given = {**over, **({"preset": args.preset} if args.preset else {}), **({"steps": args.steps} if args.steps is not None else {})}
+        summary = Trainer(given, out, resume=True, minutes=args.minutes, device=args.device).run()
+    else:
+        config = preset(args.preset or "cpu", **over)
+        if args.steps is not None: config = config.with_steps(args.steps)
+        summary = Trainer(config, out, resume=False, minutes=args.minutes, device=args.device).run()
+    if summary["status"] != "stopped" or summary["processes"] > 1: return 0   # torchrun takes any other code for a crash and kills the ranks
+    return STOPPED_EXIT.get(summary["why"], 0)
+
+STOPPED_EXIT = {"time": 3, "interrupted": 130, "terminated": 143}   # a run saved and stopped early: --resume continues it
 
 # %% ../nbs/12_cli.ipynb #b72f5d16
 def cmd_generate(args) -> int:
     "Generate n images per caption from a run folder and write a captioned grid (one row per caption)."
     from t2i_course.core import show_images
     from t2i_course.pipeline import TextToImage
+    from t2i_course.files import claim_png
     out = Path(args.out)
     if out.suffix.lower() != ".png": raise InputError(f"--out must be a .png file, got {out}")
-    if out.is_dir(): raise InputError(f"--out {out} is a folder; give a file name such as grid.png")
+    claim_png(out, "--out")                                            # a picture of the user's is never overwritten
     t2i = TextToImage.load(args.run, device=args.device)
     images = t2i.generate(args.text, n=args.n, seed=args.seed)
     caps = [t if k == 0 else "" for t in args.text for k in range(args.n)]
@@ -99,28 +117,34 @@ def cmd_generate(args) -> int:
 def cmd_eval(args) -> int:
     "Evaluate a run folder: metrics.json, report.md and pictures in --out; print the tables."
     from t2i_course.evaluate import evaluate_run, metrics_markdown
+    from t2i_course.files import claim_folder
     out = Path(args.out) if args.out else Path(args.run) / "eval"
-    if out.exists() and not out.is_dir(): raise InputError(f"--out {out} exists and is not a folder")
+    claim_folder(out, "eval", what="--out")                            # before the work
     m = evaluate_run(args.run, out, n=args.n, seed=args.seed)
     print(metrics_markdown(m))
     print(f"\nwrote metrics.json, report.md and pictures to {out}/ in {m['seconds']} s")
     return 0
 
 # %% ../nbs/12_cli.ipynb #91c57956
+class _Parser(argparse.ArgumentParser):
+    "An ArgumentParser whose errors are one line that names the command and points to its --help."
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
 def build_parser() -> argparse.ArgumentParser:
     "The `t2i-course` argument parser."
     from t2i_course import __version__
-    p = argparse.ArgumentParser(prog="t2i-course", description="Text-to-image generation course: data, training, generation, evaluation.")
+    p = _Parser(prog="t2i-course", description="Text-to-image generation course: data, training, generation, evaluation.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     d = sub.add_parser("data", help="render a dataset of the CLEVR-like world", description="Render a dataset of the CLEVR-like world with captions.")
-    d.add_argument("--n", type=positive_int, default=2000, help="number of images (default 2000)")
-    d.add_argument("--size", type=image_size, default=32, help="image side in pixels, >= 16 (default 32)")
+    d.add_argument("--n", type=int_in(1, 10_000_000), default=2000, help="number of images (default 2000)")
+    d.add_argument("--size", type=image_size, default=32, help="image side in pixels, 16..1024 (default 32)")
     d.add_argument("--out", required=True, help="output folder")
     d.add_argument("--lang", choices=("zh", "en", "both"), default="both", help="caption language (default both)")
     d.add_argument("--split", choices=("train", "val", "test", "heldout", "paraphrase"), default="train")
     d.add_argument("--objects", type=object_count, default=1, help="objects per scene: N or LO-HI (default 1)")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=seed, default=0, help=f"random seed, 0..{MAX_SEED}")
     d.add_argument("--full-captions", action="store_true", help="name every attribute (no omissions, canonical wording)")
     d.set_defaults(func=cmd_data)
     t = sub.add_parser("train", help="train the full system into a run folder", description="Train word vectors, the text CNN and the "
@@ -128,27 +152,27 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--preset", choices=("cpu", "gpu", "tiny"), help="cpu (default): 32x32, about 9 min on 2 cores; gpu: 64x64; tiny: seconds, for tests")
     t.add_argument("--out", help="run folder (default runs/PRESET)")
     t.add_argument("--data", help="world (default), a folder with images + captions.jsonl, clevr:SCENES_JSON:IMAGES_DIR or coco:CAPTIONS_JSON:IMAGES_DIR")
-    t.add_argument("--steps", type=positive_int, help="total training steps (the preset's phases keep their shares)")
+    t.add_argument("--steps", type=int_in(1, 10_000_000), help="total training steps (the preset's phases keep their shares)")
     t.add_argument("--minutes", type=positive_minutes, help="time box: save and stop cleanly after this many minutes")
-    t.add_argument("--seed", type=int)
-    t.add_argument("--batch-size", type=positive_int)
+    t.add_argument("--seed", type=seed, help=f"random seed, 0..{MAX_SEED}")
+    t.add_argument("--batch-size", type=int_in(2, 65_536))
     t.add_argument("--size", type=image_size, help="image side in pixels, a power of two >= 16")
     t.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
-    t.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: all cores, at most 8)")
+    t.add_argument("--threads", type=int_in(1, 1024), help="CPU threads for torch (default: all cores, at most 8)")
     t.add_argument("--eager", action="store_true", help="plain eager fp32 steps (on a GPU: no CUDA graph, TF32 or fused Adam; for comparison)")
     t.add_argument("--bf16", action="store_true", help="bf16 autocast: faster on GPUs and on CPUs with bf16 units (measure with bench/train_step.py)")
     t.add_argument("--channels-last", action="store_true", help="NHWC memory layout for the convolutions")
     t.add_argument("--two-objects", type=float, metavar="SHARE", help="share of the world's training scenes with two objects and a relation, 0..1 (gpu preset: 0.3)")
-    t.add_argument("--text-steps", type=int, metavar="N", help="steps of the text phase (two objects need about 1500; default: the preset's)")
+    t.add_argument("--text-steps", type=int_in(0, 10_000_000), metavar="N", help="steps of the text phase (two objects need about 1500; default: the preset's)")
     t.add_argument("--decoder-objects", type=int, metavar="K", help="object slots in the decoder, 0, 1 or 2: each named object drawn at a learnt place (gpu preset: 2)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its newest good checkpoint")
     t.set_defaults(func=cmd_train)
     g = sub.add_parser("generate", help="generate images from captions with a trained run", description="Generate images from any captions "
                        "with a run folder and write a captioned grid.")
     g.add_argument("--run", required=True, help="run folder written by `t2i-course train`")
-    g.add_argument("--n", type=positive_int, default=8, help="images per caption (default 8)")
+    g.add_argument("--n", type=int_in(1, 1000), default=8, help="images per caption (default 8)")
     g.add_argument("--out", required=True, help="output PNG file")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=seed, default=0, help=f"random seed, 0..{MAX_SEED}")
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     g.add_argument("text", nargs="+", help="one or more captions, in 中文 or English")
     g.set_defaults(func=cmd_generate)
@@ -156,14 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
                        "trained by this project: attribute accuracy per caption set, R-precision, back-translation, FID, diversity, discriminator accuracy.")
     e.add_argument("--run", required=True, help="run folder written by `t2i-course train`")
     e.add_argument("--out", help="output folder (default RUN/eval)")
-    e.add_argument("--n", type=positive_int, default=500, help="captions per caption set (default 500)")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--n", type=int_in(1, 100_000), default=500, help="captions per caption set (default 500)")
+    e.add_argument("--seed", type=seed, default=0, help=f"random seed, 0..{MAX_SEED}")
     e.set_defaults(func=cmd_eval)
     return p
 
 # %% ../nbs/12_cli.ipynb #d339d895
 def main(argv: list[str] | None = None) -> int:
     "Entry point of `t2i-course`: run a sub-command; user mistakes print one line and exit 2."
+    if hasattr(sys.stdout, "reconfigure"): sys.stdout.reconfigure(errors="backslashreplace")   # a path of undecodable bytes prints, not crashes
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -173,16 +198,34 @@ def main(argv: list[str] | None = None) -> int:
     def one_line(message, category, filename, lineno, file=None, line=None):   # warnings as one line, no source excerpt
         print(f"t2i-course {args.command}: warning: {message}", file=sys.stderr)
     warnings.showwarning = one_line
+    say = lambda kind, text: print(f"t2i-course {args.command}: {kind}: {' '.join(str(text).splitlines())}", file=sys.stderr)
     try:
         return args.func(args) or 0
     except TrainingStopped as e:
-        print(f"t2i-course {args.command}: stopped: {e}", file=sys.stderr); return 1
+        say("stopped", e); return 1
     except InputError as e:
-        print(f"t2i-course {args.command}: error: {e}", file=sys.stderr); return 2
+        say("error", e); return 2
     except KeyboardInterrupt:
-        print(f"t2i-course {args.command}: interrupted", file=sys.stderr); return 130
+        say("interrupted", "stopped by Ctrl-C"); return 130
     except OSError as e:                                                   # disk full, permission denied, ...
-        print(f"t2i-course {args.command}: error: {e.strerror or e} ({e.filename or ''})".rstrip(" ()"), file=sys.stderr); return 1
+        say("error", f"{e.strerror or e}" + (f" ({e.filename})" if e.filename else "")); return 1
+    except MemoryError:
+        say("error", "out of memory; use fewer or smaller images, or a smaller --batch-size"); return 1
+    except Exception as e:                                                 # a bug of ours: one line, the traceback in a file
+        say("internal error", f"{type(e).__name__}: {str(e)[:200]} — a bug in t2i-course, not your input; the details are in {_crash_log(argv)}"); return 70
+
+def _crash_log(argv) -> str:
+    "Write the traceback of the exception being handled to a file in the cache folder; return its path."
+    import time
+    import traceback
+    from t2i_course import __version__
+    text = f"t2i-course {__version__}, Python {sys.version.split()[0]}\nargv: {sys.argv if argv is None else argv}\n\n{traceback.format_exc()}"
+    try:
+        from t2i_course.core import cache_dir
+        path = cache_dir("logs") / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+        path.write_text(text, encoding="utf-8", errors="backslashreplace")
+        return str(path)
+    except Exception: return "(no writable cache folder: set T2I_COURSE_CACHE)"
 
 if __name__ == "__main__" and "__file__" in globals():                 # `python -m t2i_course.cli` (and torchrun), not a notebook
     sys.exit(main())

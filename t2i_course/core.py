@@ -5,34 +5,32 @@
 # %% ../nbs/00_core.ipynb #1c340b61
 from __future__ import annotations
 
-import json
 import os
 import random
-import shutil
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 
 # %% auto #0
-__all__ = ['SHAPE_LEGEND', 'InputError', 'set_seed', 'get_device', 'to_uint8', 'cjk_font', 'show_images', 'trace_shapes',
-           'evaluating', 'progress', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_dir',
-           'cache_dir']
+__all__ = ['MAX_SEED', 'SHAPE_LEGEND', 'MAX_SHOWN_CHARS', 'InputError', 'set_seed', 'get_device', 'to_uint8', 'cjk_font',
+           'show_images', 'trace_shapes', 'evaluating', 'progress', 'cache_dir']
 
 # %% ../nbs/00_core.ipynb #9cf2e53f
 class InputError(ValueError):
     "A user's mistake (caption, file, config, value): the CLI prints it as one line, without a traceback."
 
 # %% ../nbs/00_core.ipynb #a458cf3c
+MAX_SEED = 2**32 - 1   # NumPy's legacy seeding takes 32 bits; a larger seed is a mistake, not more randomness
+
 def set_seed(seed: int) -> np.random.Generator:
     "Seed Python, NumPy and torch (CPU and every GPU); return a fresh NumPy Generator seeded the same."
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise InputError(f"seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
     random.seed(int(seed))
-    np.random.seed(int(seed) % 2**32)
+    np.random.seed(int(seed))
     if "torch" in sys.modules or _torch_available():
         import torch
         torch.manual_seed(int(seed))  # seeds CUDA devices too
@@ -119,6 +117,8 @@ def _in_notebook() -> bool:
     shell = ip.get_ipython() if ip is not None else None
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
+MAX_SHOWN_CHARS = 160   # longer captions are cut (with …) under a picture
+
 def show_images(images, captions=None, *, ncols: int | None = None, path=None, title: str | None = None,
                 scale: float = 1.6, value_range=(-1.0, 1.0), show: bool = True):
     "Draw `images` in a grid with optional `captions` below each; save a PNG to `path`; display it in a notebook."
@@ -127,6 +127,7 @@ def show_images(images, captions=None, *, ncols: int | None = None, path=None, t
     n = len(imgs)
     if captions is not None and len(captions) != n:
         raise InputError(f"got {n} images but {len(captions)} captions")
+    if captions is not None: captions = [_clip(str(c)) for c in captions]   # a 100 kB caption must not make a 60,000-px picture
     ncols = ncols or min(n, 8)
     nrows = -(-n // ncols)
     lines = max((_wrap(str(c), int(14 * scale)).count("\n") + 1 for c in captions), default=0) if captions is not None else 0
@@ -144,6 +145,7 @@ def show_images(images, captions=None, *, ncols: int | None = None, path=None, t
     if title: fig.suptitle(title, fontproperties=font, fontsize=10)
     fig.tight_layout(pad=0.3)
     if path is not None:
+        from t2i_course.files import atomic_write_bytes
         path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, _fig_png(fig))
     if show and _in_notebook():
@@ -151,6 +153,8 @@ def show_images(images, captions=None, *, ncols: int | None = None, path=None, t
         display(fig)
         return None
     return fig
+
+def _clip(s: str, limit: int = MAX_SHOWN_CHARS) -> str: return s if len(s) <= limit else s[:limit - 1] + "…"
 
 def _has_cjk(s: str) -> bool: return any("\u4e00" <= ch <= "\u9fff" for ch in s)
 
@@ -166,7 +170,7 @@ def _wrap(s: str, width: int) -> str:
 def _fig_png(fig) -> bytes:
     import io
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", metadata={"Software": "t2i-course"})   # files.claim_png: a PNG the library may overwrite
     return buf.getvalue()
 
 def _show_figures_as_png():
@@ -263,47 +267,6 @@ class progress:
                 f"{self.n}/{self.total if self.total is not None else '?'} [{el:.1f}s] {post}</div>")
         if self._handle is None: self._handle = display(HTML(html), display_id=True)
         else: self._handle.update(HTML(html))
-
-# %% ../nbs/00_core.ipynb #53fced97
-def atomic_write_bytes(path, data: bytes) -> Path:
-    "Write `data` to `path` so that readers see the old file or the whole new one, never a part."
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-    return path
-
-def atomic_write_text(path, text: str) -> Path:
-    "`atomic_write_bytes` for UTF-8 text."
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-def atomic_write_json(path, obj) -> Path:
-    "Write `obj` as pretty UTF-8 JSON, atomically."
-    return atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=1) + "\n")
-
-# %% ../nbs/00_core.ipynb #a535a386
-class atomic_dir:
-    "Context manager: build a folder in a temporary sibling, then swap it in place of `path` on success."
-    def __init__(self, path): self.path = Path(path)
-    def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent))
-        return self.tmp
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return False
-        old = None
-        if self.path.exists():
-            old = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.old")
-            os.replace(self.path, old)
-        os.replace(self.tmp, self.path)
-        if old is not None: shutil.rmtree(old, ignore_errors=True)
-        return False
 
 # %% ../nbs/00_core.ipynb #e4ea630e
 def cache_dir(*parts: str) -> Path:

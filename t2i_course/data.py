@@ -5,7 +5,6 @@
 # %% ../nbs/01_data.ipynb #2ea7d519
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -14,15 +13,17 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .core import InputError, atomic_dir, atomic_write_json, progress
+from .core import InputError, MAX_SEED, progress
+from .files import FOLDER_KINDS, atomic_dir, atomic_write_json, check_digests, check_memory, sha256_file
+from .text import check_caption
 
 # %% auto #0
 __all__ = ['COLORS', 'SHAPES', 'SIZES', 'MATERIALS', 'POSITIONS', 'RELATIONS', 'ATTRIBUTES', 'ZH', 'HALF_EXTENT', 'HELDOUT_PAIRS',
-           'MAX_OBJECTS', 'TEMPLATES', 'CAPTION_WORDS_ZH', 'OMIT_P', 'INVERSE_RELATION', 'SPLITS', 'LANGS', 'FORMAT',
-           'FORMAT_VERSION', 'SceneObject', 'Scene', 'sample_scenes', 'render', 'caption_slots', 'caption',
-           'reading_order', 'caption_from_slots', 'WorldDataset', 'make_dataset', 'object_layout', 'save_dataset',
-           'load_dataset', 'to_tensors', 'to_float', 'iterate_batches', 'ClevrDataset', 'load_clevr', 'CocoCaptions',
-           'load_coco_captions', 'ImageCaptionFolder']
+           'MAX_OBJECTS', 'MAX_IMAGE_SIZE', 'TEMPLATES', 'CAPTION_WORDS_ZH', 'OMIT_P', 'INVERSE_RELATION', 'SPLITS',
+           'LANGS', 'FORMAT', 'FORMAT_VERSION', 'MAX_IMAGES', 'MAX_IMAGE_PIXELS', 'SceneObject', 'Scene',
+           'sample_scenes', 'render', 'caption_slots', 'caption', 'reading_order', 'caption_from_slots', 'WorldDataset',
+           'make_dataset', 'object_layout', 'save_dataset', 'load_dataset', 'to_tensors', 'to_float', 'iterate_batches',
+           'ClevrDataset', 'load_clevr', 'CocoCaptions', 'load_coco_captions', 'ImageCaptionFolder']
 
 # %% ../nbs/01_data.ipynb #b64af1ee
 COLORS: dict[str, tuple[int, int, int]] = {
@@ -318,9 +319,11 @@ def _scene_arrays(scenes: Sequence[Scene]) -> dict[str, np.ndarray]:
     order = np.argsort(a["y"], axis=1, kind="stable")                    # far (small y) first, empty slots last
     return {k: np.take_along_axis(v, order, axis=1) for k, v in a.items()}
 
+MAX_IMAGE_SIZE = 1024   # the renderer's and the loaders' largest side in pixels
+
 def _check_size(size):
-    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 16:
-        raise InputError(f"image size must be an integer >= 16, got {size!r}")
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or not 16 <= size <= MAX_IMAGE_SIZE:
+        raise InputError(f"image size must be an integer in 16..{MAX_IMAGE_SIZE}, got {size!r}")
 
 def render(scenes: Sequence[Scene], size: int = 64, chunk: int = 1024) -> np.ndarray:
     "Render scenes to np.uint8 (N, size, size, 3); deterministic, vectorised over the batch."
@@ -463,7 +466,7 @@ def caption_from_slots(slots: dict, lang: str | None = None) -> str:
 # %% ../nbs/01_data.ipynb #76a7ce1d
 SPLITS = {"train": 0, "val": 1, "test": 2, "heldout": 3, "paraphrase": 4}
 LANGS = ("zh", "en", "both")
-FORMAT, FORMAT_VERSION = "t2i-course-dataset", 1
+FORMAT, FORMAT_VERSION = FOLDER_KINDS["dataset"].format, 1
 
 class WorldDataset:
     "Rendered scenes with captions: images uint8 (N, H, W, 3), captions, the scenes and the slots each caption names."
@@ -479,13 +482,19 @@ class WorldDataset:
     def __repr__(self): return f"WorldDataset(n={len(self)}, size={self.images.shape[1]}, split={self.meta.get('split')!r}, lang={self.meta.get('lang')!r})"
 
 # %% ../nbs/01_data.ipynb #f9d351ac
+MAX_IMAGES = 10_000_000   # the most images one dataset may hold (memory is checked too)
+
 def make_dataset(n: int, *, size: int = 32, split: str = "train", n_objects: int | tuple[int, int] = 1, lang: str = "both",
                  seed: int = 0, heldout_pairs=HELDOUT_PAIRS, omit=None, show_progress: bool = False, chunk: int = 1024) -> WorldDataset:
     "Sample, render and caption `n` scenes of the world for one split ('train', 'val', 'test', 'heldout', 'paraphrase')."
     if split not in SPLITS: raise InputError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
     if lang not in LANGS: raise InputError(f"unknown lang {lang!r}; allowed: {', '.join(LANGS)}")
-    if not isinstance(n, (int, np.integer)) or n <= 0: raise InputError(f"n must be a positive integer, got {n!r}")
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 0 < n <= MAX_IMAGES:
+        raise InputError(f"n must be an integer in 1..{MAX_IMAGES:,}, got {n!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise InputError(f"seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
     _check_size(size)
+    check_memory(n * size * size * 3, f"{n:,} images of {size}x{size}")
     heldout_pairs = tuple(tuple(p) for p in heldout_pairs)
     ss = np.random.SeedSequence([seed, SPLITS[split]])                   # disjoint random streams per split
     scene_seed, cap_seed = (int(s.generate_state(1)[0]) for s in ss.spawn(2))
@@ -519,16 +528,9 @@ def object_layout(scenes: Sequence[Scene], slots: Sequence[dict], n_objects: int
     return torch.from_numpy(xy), torch.from_numpy(mask)
 
 # %% ../nbs/01_data.ipynb #2656a118
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
-    return h.hexdigest()
-
 def save_dataset(ds: WorldDataset, folder) -> Path:
-    "Write `ds` to `folder` (images.npy, captions.jsonl, manifest.json) atomically; return the folder."
-    folder = Path(folder)
-    with atomic_dir(folder) as tmp:
+    "Write `ds` to `folder` (images.npy, captions.jsonl, manifest.json) atomically: a new or empty folder, or a dataset it replaces."
+    with atomic_dir(folder, "dataset") as tmp:
         np.save(tmp / "images.npy", np.ascontiguousarray(ds.images), allow_pickle=False)
         with open(tmp / "captions.jsonl", "w", encoding="utf-8") as f:
             for i in range(len(ds)):
@@ -538,9 +540,9 @@ def save_dataset(ds: WorldDataset, folder) -> Path:
                   "zh": sum(s["lang"] == "zh" for s in ds.slots), "en": sum(s["lang"] == "en" for s in ds.slots)}
         from t2i_course import __version__
         manifest = {**ds.meta, "library_version": __version__, "counts": counts,
-                    "sha256": {name: _sha256(tmp / name) for name in ("images.npy", "captions.jsonl")}}
+                    "sha256": {name: sha256_file(tmp / name) for name in ("images.npy", "captions.jsonl")}}
         atomic_write_json(tmp / "manifest.json", manifest)
-    return folder
+    return Path(folder)
 
 # %% ../nbs/01_data.ipynb #7ce9a040
 def _read_json(path: Path, what: str = "JSON file"):
@@ -552,6 +554,19 @@ def _read_json(path: Path, what: str = "JSON file"):
     except json.JSONDecodeError as e:
         raise InputError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); is the file truncated?") from None
 
+def _jsonl(path: Path):
+    "(line number, record) for each non-blank line of a UTF-8 JSON-lines file (a UTF-8 BOM is allowed); one-line errors name the line."
+    try: raw = Path(path).read_bytes()
+    except OSError as e: raise InputError(f"cannot read {path}: {e.strerror}") from None
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"): raise InputError(f"{path} is UTF-16 text; save it as UTF-8 (one JSON record per line)")
+    if raw[:3] == b"\xef\xbb\xbf": raw = raw[3:]                      # the BOM some Windows editors write
+    for ln, line in enumerate(raw.split(b"\n"), 1):
+        if not line.strip(): continue
+        try: text = line.decode("utf-8")
+        except UnicodeDecodeError: raise InputError(f"{path} line {ln} is not UTF-8 text; save the file as UTF-8") from None
+        try: yield ln, json.loads(text)
+        except json.JSONDecodeError as e: raise InputError(f"{path} line {ln}: not valid JSON ({e.msg})") from None
+
 def load_dataset(folder, *, verify: bool = True, mmap: bool = False) -> WorldDataset:
     "Load a dataset written by `save_dataset` (checks format, version and checksums)."
     folder = Path(folder)
@@ -561,18 +576,22 @@ def load_dataset(folder, *, verify: bool = True, mmap: bool = False) -> WorldDat
         raise InputError(f"{folder / 'manifest.json'}: not a t2i-course dataset manifest (format {m.get('format') if isinstance(m, dict) else None!r})")
     if m.get("version") != FORMAT_VERSION:
         raise InputError(f"{folder}: dataset format version {m.get('version')!r}, this library reads version {FORMAT_VERSION}; re-create it with `t2i-course data`")
-    for name in ("images.npy", "captions.jsonl"):
+    names = ("images.npy", "captions.jsonl")
+    for name in names:
         if not (folder / name).is_file(): raise InputError(f"dataset file missing: {folder / name}")
-        if verify and _sha256(folder / name) != m["sha256"][name]:
-            raise InputError(f"{folder / name}: checksum does not match manifest.json (file changed or truncated)")
+    sums = m.get("sha256")
+    if not isinstance(sums, dict) or set(names) - set(sums):
+        raise InputError(f"{folder / 'manifest.json'}: no checksums for {', '.join(names)} (a damaged manifest); re-create the dataset with `t2i-course data`")
+    if verify: check_digests(folder, {k: sums[k] for k in names}, f"dataset {folder}")
     try: images = np.load(folder / "images.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
     except ValueError as e: raise InputError(f"{folder / 'images.npy'}: cannot read ({e})") from None
     caps, scenes, slots = [], [], []
-    with open(folder / "captions.jsonl", encoding="utf-8") as f:
-        for ln, line in enumerate(f, 1):
-            try: r = json.loads(line); caps.append(r["caption"]); scenes.append(Scene.from_dict(r["scene"])); slots.append(r["named"])
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise InputError(f"{folder / 'captions.jsonl'} line {ln}: bad record ({type(e).__name__}: {e})") from None
+    for ln, r in _jsonl(folder / "captions.jsonl"):
+        where = f"{folder / 'captions.jsonl'} line {ln}"
+        try: caps.append(check_caption(r["caption"], f"{where}: the caption")); scenes.append(Scene.from_dict(r["scene"])); slots.append(r["named"])
+        except (KeyError, TypeError, ValueError) as e:
+            if isinstance(e, InputError): raise
+            raise InputError(f"{where}: bad record ({type(e).__name__}: {e})") from None
     return WorldDataset(images, caps, scenes, slots, {k: v for k, v in m.items() if k not in ("sha256", "counts")})
 
 # %% ../nbs/01_data.ipynb #01bc92fb
@@ -610,19 +629,51 @@ def iterate_batches(images, captions: Sequence[str], batch_size: int, *, seed: i
         yield images[b], [captions[i] for i in b.tolist()]
 
 # %% ../nbs/01_data.ipynb #ae9745f0
+MAX_IMAGE_PIXELS = 50_000_000   # larger pictures (a photo of 8000 x 6000 is 48 M) are refused before they are decoded
+
+def _rgb(im):
+    "A PIL image as 8-bit RGB; 16-bit and 32-bit grey levels are scaled, not clipped (65535 is white, not 255)."
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(im, dtype=np.float64)                              # (H, W)
+        if im.mode.startswith("I;16") or a.max(initial=0) > 255: a = a / 257.0
+        from PIL import Image
+        return Image.fromarray(np.clip(a + 0.5, 0, 255).astype(np.uint8), "L").convert("RGB")
+    return im.convert("RGB")
+
 def _read_image(path: Path, size: int | None, fit: str) -> np.ndarray:
     "Read an image file as uint8 (H, W, 3); resize to size×size by 'squash' or centre 'crop'."
+    import warnings
     from PIL import Image, UnidentifiedImageError
     try:
-        with Image.open(path) as im: im = im.convert("RGB")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)   # we check the size ourselves, below
+            with Image.open(path) as im:
+                if im.width * im.height > MAX_IMAGE_PIXELS:
+                    raise InputError(f"image {path} is {im.width}x{im.height} pixels; at most {MAX_IMAGE_PIXELS:,} pixels are read")
+                im = _rgb(im)
     except FileNotFoundError: raise InputError(f"image file not found: {path}") from None
-    except (UnidentifiedImageError, OSError) as e: raise InputError(f"cannot read image {path}: {e}") from None
+    except Image.DecompressionBombError as e: raise InputError(f"image {path} is too large to read: {e}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        if isinstance(e, InputError): raise
+        raise InputError(f"cannot read image {path}: {e}") from None
     if size is not None:
         if fit == "crop":
             w, h = im.size; s = min(w, h)
             im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
         im = im.resize((size, size), Image.BICUBIC)
     return np.asarray(im, dtype=np.uint8)
+
+def _inside(root: Path, name, where: str, allow_outside: bool = False) -> Path:
+    "`root / name`, refused with a one-line InputError when it leaves `root`: an absolute path, '..', or a symlink that points out."
+    if not isinstance(name, str) or not name.strip() or "\x00" in name:
+        raise InputError(f"{where}: the image file name must be a non-empty string, got {name!r:.60}")
+    path = Path(root) / name
+    if allow_outside: return path
+    try: outside = Path(name).is_absolute() or not path.resolve().is_relative_to(Path(root).resolve())
+    except (OSError, RuntimeError): outside = True                       # a symlink loop, an unreadable path: not followed
+    if outside:                                                           # said before any existence check: nothing leaks
+        raise InputError(f"{where}: {name!r:.80} leaves the folder {root}; image files must lie inside it")
+    return path
 
 class _FileDataset:
     "Shared protocol for datasets backed by image files."
@@ -648,8 +699,9 @@ class ClevrDataset(_FileDataset):
     def attributes(self, i: int) -> dict: return {**self.scenes[i].to_dict(), "named": self.slots[i]}
 
 def load_clevr(scenes_json, images_dir, *, lang: str = "zh", size: int | None = 64, seed: int | None = 0,
-               templates: str = "train", image_size: tuple[int, int] = (480, 320), limit: int | None = None) -> ClevrDataset:
-    "Load a CLEVR v1.0 scenes file and its images; captions in `lang` ('zh', 'en' or 'both') from each scene graph."
+               templates: str = "train", image_size: tuple[int, int] = (480, 320), limit: int | None = None,
+               allow_outside: bool = False) -> ClevrDataset:
+    "Load a CLEVR v1.0 scenes file and its images (inside images_dir unless `allow_outside`); captions in `lang` ('zh', 'en' or 'both')."
     if lang not in LANGS: raise InputError(f"unknown lang {lang!r}; allowed: {', '.join(LANGS)}")
     path, images_dir = Path(scenes_json), Path(images_dir)
     data = _read_json(path, "CLEVR scenes file")
@@ -667,7 +719,7 @@ def load_clevr(scenes_json, images_dir, *, lang: str = "zh", size: int | None = 
                         raise InputError(f"{path}: scene {si} ({name}) object {oi}: unknown {attr} {o[attr]!r}; allowed: {', '.join(ATTRIBUTES[attr])}")
                 px, py = float(o["pixel_coords"][0]), float(o["pixel_coords"][1])
                 objs.append(SceneObject(o["color"], o["shape"], o["size"], o["material"], min(max(px / W, 0.0), 1.0), min(max(py / H, 0.0), 1.0)))
-            scenes.append(Scene(tuple(objs))); files.append(images_dir / sc["image_filename"])
+            files.append(_inside(images_dir, sc["image_filename"], f"{path}: scene {si}", allow_outside)); scenes.append(Scene(tuple(objs)))
         except (KeyError, TypeError, IndexError, ValueError) as e:
             if isinstance(e, InputError): raise
             raise InputError(f"{path}: scene {si} ({name}) is malformed ({type(e).__name__}: {e})") from None
@@ -682,26 +734,34 @@ class CocoCaptions(_FileDataset):
     "COCO captions: one item per (image, caption) annotation; images centre-cropped to square."
     fit = "crop"
 
-def load_coco_captions(captions_json, images_dir, *, size: int | None = 64, stuff_json=None, limit: int | None = None) -> CocoCaptions:
-    "Load a COCO captions file (`images`: id, file_name; `annotations`: image_id, caption); optional COCO-Stuff labels."
+def load_coco_captions(captions_json, images_dir, *, size: int | None = 64, stuff_json=None, limit: int | None = None,
+                       allow_outside: bool = False) -> CocoCaptions:
+    "Load a COCO captions file (`images`: id, file_name inside images_dir unless `allow_outside`; `annotations`: image_id, caption)."
     path, images_dir = Path(captions_json), Path(images_dir)
     data = _read_json(path, "COCO captions file")
     for key in ("images", "annotations"):
         if not isinstance(data, dict) or not isinstance(data.get(key), list):
             raise InputError(f"{path}: not a COCO captions file (missing the '{key}' list)")
-    try: names = {im["id"]: im["file_name"] for im in data["images"]}
-    except (KeyError, TypeError) as e: raise InputError(f"{path}: an entry of 'images' lacks {e}") from None
+    names = {}
+    for ii, im in enumerate(data["images"]):
+        if not isinstance(im, dict) or "id" not in im or "file_name" not in im:
+            raise InputError(f"{path}: images[{ii}] must be an object with 'id' and 'file_name'")
+        if not _is_id(im["id"]): raise InputError(f"{path}: images[{ii}] has id {im['id']!r:.40}; an id is an integer or a string")
+        names[im["id"]] = _inside(images_dir, im["file_name"], f"{path}: images[{ii}]", allow_outside)
     stuff = _coco_stuff(stuff_json) if stuff_json is not None else None
     files, caps, attrs = [], [], []
     for ai, ann in enumerate(data["annotations"][:limit]):
         try: iid, text = ann["image_id"], ann["caption"]
         except (KeyError, TypeError) as e: raise InputError(f"{path}: annotation {ai} lacks {e}") from None
+        if not _is_id(iid): raise InputError(f"{path}: annotation {ai} has image_id {iid!r:.40}; an id is an integer or a string")
         if iid not in names: raise InputError(f"{path}: annotation {ai} refers to image_id {iid}, which is not in 'images'")
         if not isinstance(text, str) or not text.strip(): raise InputError(f"{path}: annotation {ai} has an empty caption")
-        files.append(images_dir / names[iid]); caps.append(text.strip())
+        files.append(names[iid]); caps.append(check_caption(text.strip(), f"{path}: the caption of annotation {ai}"))
         attrs.append({"image_id": iid, **({"stuff": stuff.get(iid, [])} if stuff is not None else {})})
     if not caps: raise InputError(f"{path}: no annotations")
     return CocoCaptions(files, caps, attrs, size)
+
+def _is_id(v) -> bool: return isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool))
 
 def _coco_stuff(stuff_json) -> dict:
     "image_id -> sorted stuff category names, from a COCO-Stuff annotation file."
@@ -715,9 +775,9 @@ def _coco_stuff(stuff_json) -> dict:
 
 # %% ../nbs/01_data.ipynb #af92585b
 class ImageCaptionFolder(_FileDataset):
-    "Any folder: `root/captions.jsonl` with one {\"file\": \"images/0001.png\", \"caption\": \"...\"} per line."
+    "Any folder: `root/captions.jsonl` with one {\"file\": \"images/0001.png\", \"caption\": \"...\"} per line (files inside root unless `allow_outside`)."
     fit = "crop"
-    def __init__(self, root, size: int | None = 64):
+    def __init__(self, root, size: int | None = 64, allow_outside: bool = False):
         root = Path(root)
         if not root.is_dir(): raise InputError(f"data folder not found: {root}")
         jl = root / "captions.jsonl"
@@ -725,14 +785,11 @@ class ImageCaptionFolder(_FileDataset):
             what = "is empty" if not any(root.iterdir()) else "has no captions.jsonl"
             raise InputError(f"data folder {root} {what}: expected captions.jsonl with one {{\"file\": ..., \"caption\": ...}} per line, and the images")
         files, caps, attrs = [], [], []
-        with open(jl, encoding="utf-8") as f:
-            for ln, line in enumerate(f, 1):
-                if not line.strip(): continue
-                try: r = json.loads(line)
-                except json.JSONDecodeError as e: raise InputError(f"{jl} line {ln}: not valid JSON ({e.msg})") from None
-                if not isinstance(r, dict) or not isinstance(r.get("file"), str) or not isinstance(r.get("caption"), str):
-                    raise InputError(f"{jl} line {ln}: expected {{\"file\": str, \"caption\": str}}, got {line.strip()[:80]}")
-                if not r["caption"].strip(): raise InputError(f"{jl} line {ln}: empty caption")
-                files.append(root / r["file"]); caps.append(r["caption"].strip()); attrs.append(r.get("attributes"))
+        for ln, r in _jsonl(jl):
+            if not isinstance(r, dict) or not isinstance(r.get("file"), str) or not isinstance(r.get("caption"), str):
+                raise InputError(f"{jl} line {ln}: expected {{\"file\": str, \"caption\": str}}, got {json.dumps(r, ensure_ascii=False)[:80]}")
+            if not r["caption"].strip(): raise InputError(f"{jl} line {ln}: empty caption")
+            files.append(_inside(root, r["file"], f"{jl} line {ln}", allow_outside))
+            caps.append(check_caption(r["caption"].strip(), f"{jl} line {ln}: the caption")); attrs.append(r.get("attributes"))
         if not caps: raise InputError(f"{jl} has no captions")
         super().__init__(files, caps, attrs, size)

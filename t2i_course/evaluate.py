@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -18,8 +19,9 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .core import (InputError, _fig_png, atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text, cache_dir, evaluating,
-                             progress, set_seed, show_images)
+from .core import InputError, _fig_png, cache_dir, evaluating, progress, set_seed, show_images
+from .files import (FOLDER_KINDS, atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text, check_digests, check_finite,
+                    claim_folder, file_digests)
 from .data import ATTRIBUTES, INVERSE_RELATION, RELATIONS, Scene, caption_from_slots, make_dataset, reading_order, render, sample_scenes
 
 # %% auto #0
@@ -229,15 +231,16 @@ def plot_confusion(cm: np.ndarray, labels: Sequence[str], title: str = "", ax=No
     return ax
 
 # %% ../nbs/10_evaluation.ipynb #d880de8c
-JUDGE_FORMAT, JUDGE_FORMAT_VERSION = "t2i-course-judge", 1
+JUDGE_FORMAT, JUDGE_FORMAT_VERSION = FOLDER_KINDS["judge"].format, 1
 
 def save_judge(judge: Judge, folder, report: dict | None = None) -> Path:
     "Write `judge` to `folder` (model.safetensors + judge.json with config and report), atomically; return the folder."
     from safetensors.torch import save
     state = {k: v.detach().cpu().contiguous() for k, v in judge.state_dict().items()}
     meta = {"format": JUDGE_FORMAT, "version": JUDGE_FORMAT_VERSION, "config": judge.config.to_dict(), "report": report or {}}
-    with atomic_dir(Path(folder)) as tmp:
+    with atomic_dir(Path(folder), "judge") as tmp:
         (tmp / "model.safetensors").write_bytes(save(state))
+        meta["sha256"] = file_digests(tmp, ["model.safetensors"])
         (tmp / "judge.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return Path(folder)
 
@@ -253,9 +256,11 @@ def load_judge(folder) -> Judge:
     if not isinstance(meta, dict) or meta.get("format") != JUDGE_FORMAT: raise InputError(f"{meta_path}: not a t2i-course judge")
     if meta.get("version") != JUDGE_FORMAT_VERSION:
         raise InputError(f"{meta_path}: judge format version {meta.get('version')!r}, this library reads version {JUDGE_FORMAT_VERSION}")
+    if "sha256" in meta: check_digests(folder, meta["sha256"], f"judge {folder}")
     judge = Judge(JudgeConfig.from_dict(meta.get("config")))
     try: state = load(weights_path.read_bytes())
     except Exception as e: raise InputError(f"{weights_path}: cannot read the weights ({type(e).__name__}: {e}); is the file truncated?") from None
+    check_finite(state, str(weights_path))
     try: judge.load_state_dict(state, strict=True)
     except RuntimeError as e: raise InputError(f"{weights_path}: weights do not fit the config in judge.json ({str(e).splitlines()[0]})") from None
     judge.report = meta.get("report", {})
@@ -273,7 +278,7 @@ def shipped_models_dir() -> Path:
     from importlib.resources import files
     return Path(str(files("t2i_course") / "assets" / "eval"))
 
-def _find_or_train(key: str, cache, load, train_and_save):
+def _find_or_train(key: str, kind: str, cache, load, train_and_save):
     "Load `key` from the shipped models, else from the cache; else train it, save it to the cache and return it."
     folders = [shipped_models_dir() / key] if cache is None else []
     folders.append(Path(cache_dir("judges") if cache is None else cache) / key)
@@ -281,7 +286,10 @@ def _find_or_train(key: str, cache, load, train_and_save):
         if folder.exists():
             try: return load(folder)
             except InputError as e: warnings.warn(f"evaluation model unreadable, training it again: {e}")
-    return train_and_save(folders[-1])
+    cached = folders[-1]
+    if cached.is_dir() and {p.name for p in cached.iterdir()} <= set(FOLDER_KINDS[kind].files):
+        shutil.rmtree(cached)                                          # a damaged cache entry of ours (its own files only): replaced
+    return train_and_save(cached)
 
 def load_or_train_judge(image_size: int = 32, n_objects: int = 1, cache=None, *, seed: int = 0, n: int | None = None,
                         steps: int | None = None, show_progress: bool = True) -> Judge:
@@ -295,7 +303,7 @@ def load_or_train_judge(image_size: int = 32, n_objects: int = 1, cache=None, *,
         save_judge(judge, folder, report)
         judge.report = report
         return judge
-    return _find_or_train(judge_cache_key(config, recipe), cache, load_judge, train)
+    return _find_or_train(judge_cache_key(config, recipe), "judge", cache, load_judge, train)
 
 # %% ../nbs/10_evaluation.ipynb #c29b5ae0
 @dataclass
@@ -571,7 +579,7 @@ def r_precision(dual: DualEncoder, vocab: Vocab, images, captions: Sequence[str]
     return hits / N
 
 # %% ../nbs/10_evaluation.ipynb #12db9a1e
-DUAL_FORMAT, DUAL_FORMAT_VERSION = "t2i-course-dual-encoder", 1
+DUAL_FORMAT, DUAL_FORMAT_VERSION = FOLDER_KINDS["dual"].format, 1
 DUAL_RECIPE = dict(n=20_000, steps=2500, batch_size=256)   # the cached dual encoder's training recipe (about 3 minutes)
 
 def save_dual(dual: DualEncoder, vocab: Vocab, folder, report: dict | None = None) -> Path:
@@ -579,9 +587,10 @@ def save_dual(dual: DualEncoder, vocab: Vocab, folder, report: dict | None = Non
     from safetensors.torch import save
     state = {k: v.detach().cpu().contiguous() for k, v in dual.state_dict().items()}
     meta = {"format": DUAL_FORMAT, "version": DUAL_FORMAT_VERSION, "config": dual.config, "report": report or {}}
-    with atomic_dir(Path(folder)) as tmp:
+    with atomic_dir(Path(folder), "dual") as tmp:
         (tmp / "model.safetensors").write_bytes(save(state))
         vocab.save(tmp / "vocab.json")
+        meta["sha256"] = file_digests(tmp, ["model.safetensors", "vocab.json"])
         (tmp / "dual.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return Path(folder)
 
@@ -597,12 +606,14 @@ def load_dual(folder) -> tuple[DualEncoder, Vocab]:
     if not isinstance(meta, dict) or meta.get("format") != DUAL_FORMAT: raise InputError(f"{paths['dual.json']}: not a t2i-course dual encoder")
     if meta.get("version") != DUAL_FORMAT_VERSION:
         raise InputError(f"{paths['dual.json']}: dual encoder format version {meta.get('version')!r}, this library reads version {DUAL_FORMAT_VERSION}")
+    if "sha256" in meta: check_digests(folder, meta["sha256"], f"dual encoder {folder}")
     vocab = Vocab.load(paths["vocab.json"])
     cfg = meta.get("config") or {}
     try: dual = DualEncoder(**{**cfg, "channels": tuple(cfg.get("channels", (16, 32, 64)))})
     except TypeError as e: raise InputError(f"{paths['dual.json']}: bad config ({e})") from None
     try: state = load(paths["model.safetensors"].read_bytes())
     except Exception as e: raise InputError(f"{paths['model.safetensors']}: cannot read the weights ({type(e).__name__}); is the file truncated?") from None
+    check_finite(state, str(paths["model.safetensors"]))
     try: dual.load_state_dict(state, strict=True)
     except RuntimeError as e: raise InputError(f"{paths['model.safetensors']}: weights do not fit dual.json ({str(e).splitlines()[0]})") from None
     if len(vocab) != dual.config["vocab_size"]: raise InputError(f"{paths['vocab.json']}: {len(vocab)} tokens but the model has {dual.config['vocab_size']}")
@@ -623,7 +634,7 @@ def load_or_train_dual(image_size: int = EVAL_SIZE, cache=None, *, seed: int = 0
         save_dual(dual, vocab, folder, report)
         dual.report = report
         return dual, vocab
-    return _find_or_train(dual_cache_key(recipe, image_size), cache, load_dual, train)
+    return _find_or_train(dual_cache_key(recipe, image_size), "dual", cache, load_dual, train)
 
 # %% ../nbs/10_evaluation.ipynb #eaa37b0f
 def bleu(hypotheses: Sequence[str], references: Sequence[str], lang: str = "zh") -> float:
@@ -687,7 +698,7 @@ def discriminator_accuracy(score,                       # score(images uint8 (N,
     return {"real_right": float((rr > 0).mean()), "real_wrong": float((rw < 0).mean()), "fake_right": float((fr < 0).mean())}
 
 # %% ../nbs/10_evaluation.ipynb #20af2c8e
-METRICS_FORMAT, METRICS_FORMAT_VERSION = "t2i-course-metrics", 1
+METRICS_FORMAT, METRICS_FORMAT_VERSION = FOLDER_KINDS["eval"].format, 1
 ONE_OBJECT_SETS = ("in_distribution", "heldout_pairs", "paraphrase", "zh", "en")
 
 def fit_images(images: np.ndarray, size: int = EVAL_SIZE) -> np.ndarray:
@@ -801,6 +812,7 @@ def write_report(out_dir, metrics: dict, pictures: dict, title: str = "Evaluatio
     "Write metrics.json, report.md and its pictures (confusion matrices, a sample grid per caption set, real vs generated) into out_dir."
     from matplotlib.figure import Figure
     out = Path(out_dir)
+    claim_folder(out, "eval", what="the report folder")                  # a new or empty folder, or a report it wrote
     try: out.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise InputError(f"cannot create the output folder {out}: {e.strerror}") from None
     fig = Figure(figsize=(3.2 * len(ATTRIBUTES), 3.6), dpi=100)
@@ -832,11 +844,13 @@ def write_report(out_dir, metrics: dict, pictures: dict, title: str = "Evaluatio
 def evaluate_run(run_dir, out_dir=None, *, n: int = 500, seed: int = 0, show_progress: bool = True) -> dict:
     "Evaluate a run folder written by `t2i-course train`: metrics.json, report.md and pictures in out_dir (default run_dir/eval)."
     from t2i_course.pipeline import TextToImage
+    out = Path(run_dir) / "eval" if out_dir is None else Path(out_dir)
+    claim_folder(out, "eval", what="the report folder")                  # refused before the work, not after it
     t2i = TextToImage.load(run_dir)
     with warnings.catch_warnings(record=True) as caught:                  # unknown words: collected for the report, not repeated per batch
         warnings.simplefilter("always", UserWarning)
         metrics, pictures = evaluate_generator(t2i, t2i.image_size, n=n, seed=seed, score=t2i.score, show_progress=show_progress)
     metrics["run"] = str(run_dir)
     metrics["warnings"] = list(dict.fromkeys(str(w.message) for w in caught))
-    write_report(Path(run_dir) / "eval" if out_dir is None else out_dir, metrics, pictures, title=f"Evaluation of {Path(run_dir).name}")
+    write_report(out, metrics, pictures, title=f"Evaluation of {Path(run_dir).name}")
     return metrics

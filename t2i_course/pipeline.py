@@ -15,9 +15,11 @@ import torch
 from safetensors.torch import load_file, save as safetensors_bytes
 
 from . import __version__
-from .core import InputError, atomic_write_bytes, atomic_write_json, evaluating, get_device, to_uint8
+from .core import MAX_SEED, InputError, evaluating, get_device, to_uint8
+from .files import (FOLDER_KINDS, atomic_write_bytes, atomic_write_json, check_digests, check_finite, check_memory, claim_folder,
+                    file_digests)
 from .discriminator import score_pairs
-from .text import Vocab, tokenize
+from .text import Vocab, check_caption, tokenize
 from .vaegan import VAEGAN, build_vaegan, system_config
 
 # %% auto #0
@@ -25,10 +27,10 @@ __all__ = ['RUN_FORMAT', 'RUN_FORMAT_VERSION', 'CONFIG_FILE', 'VOCAB_FILE', 'WEI
            'read_run_config', 'load_weights', 'TextToImage']
 
 # %% ../nbs/09_generate.ipynb #09a00007
-RUN_FORMAT, RUN_FORMAT_VERSION = "t2i-course-run", 1
+RUN_FORMAT, RUN_FORMAT_VERSION = FOLDER_KINDS["run"].format, 1
 CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "model.safetensors"
 RUN_FILES = (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE)
-_RESERVED = ("format", "version", "library_version", "model", "image_size", "train")   # config.json keys `extra` may not set
+_RESERVED = ("format", "version", "library_version", "model", "image_size", "train", "sha256")   # config.json keys `extra` may not set
 
 def _check_vocab(model: VAEGAN, vocab: Vocab):
     "InputError unless `vocab` is a Vocab of the size both text encoders were built for."
@@ -50,21 +52,22 @@ def run_config(model: VAEGAN, train_config: dict | None = None, extra: dict | No
     return config
 
 # %% ../nbs/09_generate.ipynb #09a00008
-def save_run(run_dir,                          # folder to write into; created if needed, these three files replaced
+def save_run(run_dir,                          # a new or empty folder, or a run folder: these three files are replaced
              model: VAEGAN, vocab: Vocab,
              train_config: dict | None = None,   # how the model was trained (JSON values), stored under "train"
              extra: dict | None = None,          # more top-level entries for config.json (JSON values)
              ) -> Path:
-    "Write model.safetensors, vocab.json and config.json (last) into `run_dir`, each atomically; returns the folder."
+    "Write model.safetensors, vocab.json and config.json (last, with both files' SHA-256) into `run_dir`, each atomically."
     config = run_config(model, train_config, extra)
     _check_vocab(model, vocab)
+    claim_folder(run_dir, "run", what="run folder")
     run_dir = Path(run_dir)
-    if run_dir.exists() and not run_dir.is_dir(): raise InputError(f"{run_dir} exists and is not a folder")
     run_dir.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}   # clone: no shared storage
+    check_finite(tensors, "the model to save")
     atomic_write_bytes(run_dir / WEIGHTS_FILE, safetensors_bytes(tensors, metadata={"format": "pt"}))
     vocab.save(run_dir / VOCAB_FILE)
-    atomic_write_json(run_dir / CONFIG_FILE, config)
+    atomic_write_json(run_dir / CONFIG_FILE, {**config, "sha256": file_digests(run_dir, (WEIGHTS_FILE, VOCAB_FILE))})
     return run_dir
 
 # %% ../nbs/09_generate.ipynb #09a0000a
@@ -99,6 +102,7 @@ def load_weights(model: torch.nn.Module, path) -> torch.nn.Module:
               if k in tensors and tensors[k].shape != want[k].shape]
     problems = ([f"missing {_few(missing)}"] if missing else []) + ([f"unexpected {_few(unexpected)}"] if unexpected else []) + shapes[:3]
     if problems: raise InputError(f"{path.name} does not fit the model in {CONFIG_FILE}: {'; '.join(problems)}")
+    check_finite(tensors, str(path))
     model.load_state_dict(tensors)
     return model
 
@@ -114,8 +118,7 @@ def _caption_tokens(texts, vocab: Vocab) -> list[list[str]]:
     if not texts: raise InputError("texts is empty; give at least one caption")
     tokens = []
     for i, t in enumerate(texts):
-        if not isinstance(t, str): raise InputError(f"caption {i} must be a str, got {type(t).__name__}: {t!r:.40}")
-        tokens.append(tokenize(t))
+        tokens.append(tokenize(check_caption(t, f"caption {i}")))
         if not tokens[-1]: raise InputError(f"caption {i} is empty" if not t.strip() else f"caption {i} ({t!r:.40}) has no words")
     unknown = list(dict.fromkeys(w for ts in tokens for w in ts if w not in vocab))
     if unknown: warnings.warn(f"{len(unknown)} word(s) not in this run's vocabulary, read as <unk>: {_few(unknown)}", UserWarning, stacklevel=3)
@@ -148,6 +151,7 @@ class TextToImage:
         for name in RUN_FILES:
             if not (run_dir / name).is_file(): raise InputError(f"run folder {run_dir} has no {name} (a run folder holds {', '.join(RUN_FILES)})")
         config, dev = read_run_config(run_dir), get_device(device)
+        if "sha256" in config: check_digests(run_dir, config["sha256"], f"run folder {run_dir}")   # runs saved before checksums have none
         try: model = build_vaegan(config["model"])
         except InputError as e: raise InputError(f"{run_dir / CONFIG_FILE}: {e}") from None
         vocab = Vocab.load(run_dir / VOCAB_FILE)
@@ -160,8 +164,9 @@ class TextToImage:
         "n images per caption, uint8 (len(texts)*n, H, W, 3); caption i's are rows i*n .. i*n+n-1; the same seed, the same images."
         tokens = _caption_tokens(texts, self.vocab)
         if not _is_int(n) or n < 1: raise InputError(f"n (images per caption) must be a positive integer, got {n!r}")
-        if not _is_int(seed) or seed < 0: raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+        if not _is_int(seed) or not 0 <= seed <= MAX_SEED: raise InputError(f"seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
         cvae, dev, s = self.model.cvae, self.device, self.image_size
+        check_memory(len(tokens) * n * s * s * 3, f"{len(tokens) * n:,} images of {s}x{s}")
         eps = torch.randn(len(tokens) * n, cvae.config.z_dim, generator=torch.Generator().manual_seed(int(seed)))  # (N*n, Z) on the CPU
         out, step = np.empty((len(tokens) * n, s, s, 3), np.uint8), max(1, self.batch_size // n)   # step: captions per batch
         with evaluating(self.model):
@@ -171,7 +176,11 @@ class TextToImage:
                 t = t.repeat_interleave(n, dim=0)                                  # (B*n, text_dim) each caption n times in a row
                 mu_p, logvar_p = cvae.prior(t)                                     # (B*n, Z) each
                 z = mu_p + torch.exp(0.5 * logvar_p) * eps[rows].to(dev)           # (B*n, Z) z ~ p(z|t)
-                out[rows] = to_uint8(cvae.decoder(z, t))                           # (B*n, C, H, W) -> (B*n, H, W, 3)
+                x = cvae.decoder(z, t)                                             # (B*n, C, H, W)
+                if not bool(torch.isfinite(x).all()):
+                    raise InputError(f"the model made non-finite pixels (NaN or infinity) for caption {b + int((~torch.isfinite(x)).flatten(1).any(1).nonzero()[0]) // n}: "
+                                     "its weights are damaged or training diverged; resume from a good checkpoint or train again")
+                out[rows] = to_uint8(x)                                            # (B*n, H, W, 3)
         return out
 
     def __call__(self, texts) -> np.ndarray:

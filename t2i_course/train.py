@@ -21,11 +21,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import InputError, _fig_png, atomic_dir, atomic_write_bytes, atomic_write_text, evaluating, get_device, progress, set_seed, show_images
-from .data import ImageCaptionFolder, load_clevr, load_coco_captions, make_dataset, object_layout, to_float, to_tensors
+from .core import MAX_SEED, InputError, _fig_png, evaluating, get_device, progress, set_seed, show_images
+from .files import (FOLDER_KINDS, RunLock, atomic_dir, atomic_write_bytes, atomic_write_text, check_digests, check_finite, check_memory,
+                    check_model_size, claim_folder, file_digests, folder_kind)
+from .data import ImageCaptionFolder, load_clevr, load_coco_captions, load_dataset, make_dataset, object_layout, to_float, to_tensors
 from .discriminator import Discriminator, DiscriminatorConfig, mismatched_indices
 from .embeddings import embedding_matrix, train_word2vec
-from .pipeline import CONFIG_FILE, VOCAB_FILE, _encode, read_run_config, run_config, save_run
+from .pipeline import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, _encode, read_run_config, run_config, save_run
 from .text import Vocab, tokenize
 from .text_cnn import AttributeHead, TextCNN, TextCNNConfig, attribute_loss, caption_targets
 from .vae import LAYOUT_WEIGHT, ConditionalVAE, VAEConfig
@@ -33,13 +35,14 @@ from .speed import CapturedStep, graph_ready, set_lr
 from .vaegan import VAEGAN, VAEGANConfig, vaegan_update
 
 # %% auto #0
-__all__ = ['PHASES', 'PRESETS', 'CKPT_FORMAT', 'CKPT_FORMAT_VERSION', 'LOG_COLUMNS', 'SAMPLE_PROMPTS', 'TWO_OBJECT_PROMPTS',
-           'RESUME_FLAGS', 'TrainConfig', 'preset', 'TrainData', 'load_training_data', 'build_model', 'flatten_state',
-           'unflatten_state', 'write_checkpoint', 'read_checkpoint', 'checkpoints', 'TrainingStopped', 'Trainer',
-           'plot_losses', 'train']
+__all__ = ['PHASES', 'MAX_STEPS', 'PRESETS', 'CKPT_FORMAT', 'CKPT_FORMAT_VERSION', 'CKPT_FILES', 'LOG_COLUMNS', 'SAMPLE_PROMPTS',
+           'TWO_OBJECT_PROMPTS', 'RESUME_FLAGS', 'TrainConfig', 'preset', 'TrainData', 'load_training_data',
+           'build_model', 'flatten_state', 'unflatten_state', 'write_checkpoint', 'read_checkpoint', 'checkpoints',
+           'TrainingStopped', 'Trainer', 'plot_losses', 'train']
 
 # %% ../nbs/08_training.ipynb #7c831a05
 PHASES = ("text", "cvae", "gan")
+MAX_STEPS = 10_000_000   # the most steps a phase (or --steps) may have
 
 @dataclass
 class TrainConfig:
@@ -86,11 +89,15 @@ class TrainConfig:
     channels_last: bool = False    # with `fast`: NHWC memory layout for the convolutions
 
     def __post_init__(self):
-        ints = {"image_size": 16, "n_train": 2, "batch_size": 2, "text_steps": 0, "cvae_steps": 0, "gan_steps": 0, "embed_dim": 1, "text_dim": 1,
-                "text_channels": 1, "z_dim": 1, "vae_refine": 0, "decoder_objects": 0, "sample_every": 1, "checkpoint_every": 1, "keep_last": 1, "log_every": 1, "seed": 0, "threads": 0}
-        for k, lo in ints.items():
+        S, W = MAX_STEPS, 4096                                             # bounds: a damaged config.json must not ask for terabytes
+        ints = {"image_size": (16, 512), "n_train": (2, 10_000_000), "batch_size": (2, 65_536), "text_steps": (0, S), "cvae_steps": (0, S),
+                "gan_steps": (0, S), "embed_dim": (1, W), "text_dim": (1, W), "text_channels": (1, W), "z_dim": (1, W), "vae_refine": (0, 8),
+                "decoder_objects": (0, None), "sample_every": (1, S), "checkpoint_every": (1, S), "keep_last": (1, 1000), "log_every": (1, S),
+                "seed": (0, MAX_SEED), "threads": (0, 1024)}
+        for k, (lo, hi) in ints.items():
             v = getattr(self, k)
-            if not isinstance(v, int) or isinstance(v, bool) or v < lo: raise InputError(f"{k} must be an integer >= {lo}, got {v!r}")
+            if not isinstance(v, int) or isinstance(v, bool) or v < lo or (hi is not None and v > hi):
+                raise InputError(f"{k} must be an integer >= {lo}{f' and <= {hi:,}' if hi is not None else ''}, got {v!r}")
         s = self.image_size
         if s & (s - 1): raise InputError(f"image_size must be a power of two >= 16 (16, 32, 64, 128), got {s}")
         for k, v in (("gan_lr_end", self.gan_lr_end), ("cvae_lr_end", self.cvae_lr_end), ("ema", self.ema), ("two_objects", self.two_objects)):
@@ -107,8 +114,9 @@ class TrainConfig:
         if self.lang not in ("zh", "en", "both"): raise InputError(f"lang must be zh, en or both, got {self.lang!r}")
         for k in ("vae_hidden", "disc_hidden"):
             v = getattr(self, k)
-            if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__") or not v or not all(isinstance(h, int) and h >= 1 for h in v):
-                raise InputError(f"{k} must be a list of positive integers, got {v!r}")
+            if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__") or not 1 <= len(v := list(v)) <= 12 or \
+                    not all(isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= W for h in v):
+                raise InputError(f"{k} must be a list of 1 to 12 integers in 1..{W}, got {v!r:.80}")
             setattr(self, k, tuple(v))
         if self.total_steps < 1: raise InputError("the run must have at least one step (text_steps + cvae_steps + gan_steps >= 1)")
 
@@ -122,7 +130,8 @@ class TrainConfig:
 
     def with_steps(self, steps: int) -> "TrainConfig":
         "The same schedule scaled to `steps` in all (each phase keeps its share; a phase that had steps keeps at least one)."
-        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1: raise InputError(f"steps must be a positive integer, got {steps!r}")
+        if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= MAX_STEPS:
+            raise InputError(f"steps must be an integer in 1..{MAX_STEPS:,}, got {steps!r}")
         parts = [self.text_steps, self.cvae_steps, self.gan_steps]
         scaled = [max(1, round(p * steps / self.total_steps)) if p else 0 for p in parts]
         scaled[parts.index(max(parts))] += steps - sum(scaled)               # the largest phase absorbs the rounding
@@ -184,14 +193,28 @@ def load_training_data(config: TrainConfig) -> TrainData:
         if not sep or not a or not b: raise InputError(f"--data {spec!r}: expected {kind}:{'SCENES_JSON' if kind == 'clevr' else 'CAPTIONS_JSON'}:IMAGES_DIR")
         if kind == "clevr":
             ds = load_clevr(a, b, lang=config.lang, size=s, seed=config.seed)
-            return TrainData(*to_tensors(ds), [dict(x) for x in ds.slots], spec, object_layout(ds.scenes, ds.slots, slots_k) if slots_k else None)   # 1 or 2 objects
+            return TrainData(*_tensors(ds, s), [dict(x) for x in ds.slots], spec, object_layout(ds.scenes, ds.slots, slots_k) if slots_k else None)   # 1 or 2 objects
         ds = load_coco_captions(a, b, size=s)
-        return TrainData(*to_tensors(ds), None, spec)
+        return TrainData(*_tensors(ds, s), None, spec)
     path = Path(spec)
-    if not path.exists(): raise InputError(f"--data {spec}: no such folder (allowed: world, a folder with captions.jsonl, clevr:SCENES:IMAGES, coco:CAPTIONS:IMAGES)")
+    if not path.is_dir(): raise InputError(f"--data {spec}: no such folder (allowed: world, a folder with captions.jsonl, clevr:SCENES:IMAGES, coco:CAPTIONS:IMAGES)")
+    if folder_kind(path) == "dataset":                                     # written by `t2i-course data`: its slots and layout are known
+        ds = load_dataset(path)
+        images, captions = _tensors(ds, s)
+        return TrainData(images, captions, [dict(x) for x in ds.slots], str(path), object_layout(ds.scenes, ds.slots, slots_k) if slots_k else None)
     ds = ImageCaptionFolder(path, size=s)
     if len(ds) == 0: raise InputError(f"--data {spec}: the folder has no images listed in captions.jsonl")
-    return TrainData(*to_tensors(ds), None, str(path))
+    return TrainData(*_tensors(ds, s), None, str(path))
+
+def _tensors(ds, size: int):
+    "`to_tensors(ds)` at `size` px, the memory checked first; a dataset of another size is resized (bicubic)."
+    check_memory(len(ds) * size * size * 3, f"{len(ds):,} training images of {size}x{size}")
+    images, captions = to_tensors(ds)
+    if images.shape[-1] != size:
+        from PIL import Image
+        images = torch.from_numpy(np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BICUBIC))
+                                            for im in images.permute(0, 2, 3, 1).numpy()])).permute(0, 3, 1, 2).contiguous()
+    return images, captions
 
 # %% ../nbs/08_training.ipynb #9de48a1a
 def build_model(config: TrainConfig, vocab: Vocab, aux: bool, embedding: torch.Tensor | None = None, aux_objects: int = 1) -> VAEGAN:
@@ -236,43 +259,107 @@ def unflatten_state(meta, tensors: dict):
     if isinstance(meta, list): return [unflatten_state(v, tensors) for v in meta]
     return meta
 
-CKPT_FORMAT, CKPT_FORMAT_VERSION = "t2i-course-checkpoint", 1
+CKPT_FORMAT, CKPT_FORMAT_VERSION = FOLDER_KINDS["checkpoint"].format, 2   # 2: state.json holds the SHA-256 of both tensor files
+CKPT_FILES = ("weights.safetensors", "state.safetensors")
 
 def write_checkpoint(folder, step: int, modules: dict[str, nn.Module], optimizers: dict, rng: dict[str, torch.Tensor], info: dict) -> Path:
-    "Write a checkpoint folder atomically: weights.safetensors (every module), state.safetensors + state.json (optimisers, RNG states, step)."
+    "Write a checkpoint folder atomically: weights.safetensors (every module), state.safetensors + state.json (optimisers, RNG states, step, checksums)."
     from safetensors.torch import save
     weights = {f"{name}.{k}": v.detach().cpu().contiguous().clone() for name, m in modules.items() for k, v in m.state_dict().items()}
     meta, tensors = flatten_state({"optimizers": {k: o.state_dict() for k, o in optimizers.items()}, "rng": rng})
-    state = {"format": CKPT_FORMAT, "version": CKPT_FORMAT_VERSION, "step": step, "state": meta, **info}
-    with atomic_dir(Path(folder)) as tmp:
+    with atomic_dir(Path(folder), "checkpoint") as tmp:
         (tmp / "weights.safetensors").write_bytes(save(weights))
         (tmp / "state.safetensors").write_bytes(save(tensors))
+        state = {"format": CKPT_FORMAT, "version": CKPT_FORMAT_VERSION, "step": step, "state": meta, **info, "sha256": file_digests(tmp, CKPT_FILES)}
         (tmp / "state.json").write_text(json.dumps(state, ensure_ascii=False) + "\n", encoding="utf-8")   # written last: marks it complete
     return Path(folder)
 
-def read_checkpoint(folder, modules: dict[str, nn.Module], optimizers: dict) -> dict:
-    "Load a checkpoint written by `write_checkpoint` into `modules` and `optimizers`; returns state.json (with 'rng'). InputError if unusable."
+def read_checkpoint(folder, modules: dict[str, nn.Module], optimizers: dict, max_step: int | None = None) -> dict:
+    """Load a checkpoint written by `write_checkpoint` into `modules` and `optimizers`; returns state.json (with 'rng').
+    Everything is checked before anything is loaded (checksums, finite values, shapes, the step, the RNG states), so an InputError
+    leaves the modules and optimisers as they were."""
     from safetensors.torch import load
     folder = Path(folder)
-    try:
-        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
-        weights, tensors = load((folder / "weights.safetensors").read_bytes()), load((folder / "state.safetensors").read_bytes())
-    except FileNotFoundError as e: raise InputError(f"{folder.name}: {Path(e.filename).name} is missing") from None
-    except Exception as e: raise InputError(f"{folder.name}: unreadable ({type(e).__name__}: {str(e)[:80]}); truncated or damaged?") from None
-    if not isinstance(state, dict) or state.get("format") != CKPT_FORMAT or state.get("version") != CKPT_FORMAT_VERSION:
-        raise InputError(f"{folder.name}: not a version-{CKPT_FORMAT_VERSION} t2i-course checkpoint")
-    for name, m in modules.items():
-        own = {k[len(name) + 1:]: v for k, v in weights.items() if k.startswith(name + ".")}
+    name = folder.name
+    try: state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    except FileNotFoundError: raise InputError(f"{name}: state.json is missing") from None
+    except (OSError, ValueError) as e: raise InputError(f"{name}: state.json is unreadable ({type(e).__name__}); truncated or damaged?") from None
+    _check_state_json(state, name, max_step)
+    if state["version"] >= 2: check_digests(folder, {k: state["sha256"].get(k, "") for k in CKPT_FILES}, name)
+    try: weights, tensors = load((folder / "weights.safetensors").read_bytes()), load((folder / "state.safetensors").read_bytes())
+    except FileNotFoundError as e: raise InputError(f"{name}: {Path(e.filename).name} is missing") from None
+    except Exception as e: raise InputError(f"{name}: unreadable ({type(e).__name__}: {str(e)[:80]}); truncated or damaged?") from None
+    check_finite(weights, f"{name}: weights.safetensors")
+    check_finite(tensors, f"{name}: state.safetensors")
+    own = {}
+    for mname, m in modules.items():
+        own[mname] = {k[len(mname) + 1:]: v for k, v in weights.items() if k.startswith(mname + ".")}
         want = m.state_dict()
-        bad = [k for k in want if k not in own or own[k].shape != want[k].shape] + [k for k in own if k not in want]
-        if bad: raise InputError(f"{folder.name}: the weights of {name} do not fit this model ({bad[0]})")
-        m.load_state_dict(own)
-    s = unflatten_state(state["state"], tensors)
-    for k, o in optimizers.items():
-        try: o.load_state_dict(s["optimizers"][k])
-        except (KeyError, ValueError) as e: raise InputError(f"{folder.name}: optimiser state {k} does not fit ({e})") from None
+        bad = [k for k in want if k not in own[mname] or own[mname][k].shape != want[k].shape] + [k for k in own[mname] if k not in want]
+        if bad: raise InputError(f"{name}: the weights of {mname} do not fit this model ({bad[0]})")
+    try: s = unflatten_state(state["state"], tensors)
+    except (KeyError, ValueError, TypeError): raise InputError(f"{name}: the 'state' entry of state.json is damaged") from None
+    if not isinstance(s, dict) or set(s) != {"optimizers", "rng"}: raise InputError(f"{name}: the 'state' entry of state.json is damaged")
+    _check_rng(s["rng"], name)
+    _check_optimizers(s["optimizers"], optimizers, name)
+    for mname, m in modules.items(): m.load_state_dict(own[mname])                # all checked: now load
+    for k, o in optimizers.items(): o.load_state_dict(s["optimizers"][k])
     state["rng"] = s["rng"]
     return state
+
+def _check_state_json(state, name: str, max_step: int | None):
+    "InputError unless state.json is a checkpoint's: our format and version, known entries, a step that fits the folder and the run."
+    if not isinstance(state, dict) or state.get("format") != CKPT_FORMAT or state.get("version") not in (1, CKPT_FORMAT_VERSION):
+        raise InputError(f"{name}: not a t2i-course checkpoint of version 1 or {CKPT_FORMAT_VERSION}")
+    allowed = {"format", "version", "step", "state", "phase", "seconds"} | ({"sha256"} if state["version"] >= 2 else set())
+    unknown, missing = sorted(set(state) - allowed), sorted(allowed - set(state) - {"phase", "seconds"})
+    if unknown: raise InputError(f"{name}: state.json has unknown entries ({', '.join(unknown[:3])})")
+    if missing: raise InputError(f"{name}: state.json lacks {', '.join(missing)}")
+    step = state["step"]
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0 or (max_step is not None and step > max_step):
+        raise InputError(f"{name}: state.json has step {step!r:.20}; expected an integer in 0..{max_step if max_step is not None else 'the run length'}")
+    if name.startswith("step-") and name != f"step-{step:07d}": raise InputError(f"{name}: state.json says step {step}, the folder's name another")
+    sec = state.get("seconds", 0.0)
+    if not isinstance(sec, (int, float)) or isinstance(sec, bool) or not math.isfinite(sec) or sec < 0:
+        raise InputError(f"{name}: state.json has seconds {sec!r:.20}; expected a finite number >= 0")
+    if state.get("phase") not in (None, *PHASES): raise InputError(f"{name}: state.json has phase {state.get('phase')!r:.20}; expected one of {', '.join(PHASES)}")
+    if state["version"] >= 2 and not isinstance(state["sha256"], dict): raise InputError(f"{name}: state.json's checksums entry is damaged")
+
+def _check_rng(rng, name: str):
+    "InputError unless `rng` holds RNG states of the sizes torch uses (a wrong size fails only later, inside torch)."
+    sizes = {"torch": torch.get_rng_state().numel(), "batches": torch.Generator().get_state().numel()}
+    if not isinstance(rng, dict) or not {"torch", "batches"} <= set(rng): raise InputError(f"{name}: the RNG states are missing")
+    for k, v in rng.items():
+        want = sizes.get(k.split(".")[0] if k.startswith("torch.") else k)
+        if k != "cuda" and want is None: raise InputError(f"{name}: unknown RNG state {k!r:.30}")
+        if not isinstance(v, torch.Tensor) or v.dtype != torch.uint8 or v.dim() != 1 or (want is not None and v.numel() != want):
+            raise InputError(f"{name}: the RNG state {k!r} has the wrong size or type ({getattr(v, 'numel', lambda: '?')()} values)")
+
+def _check_optimizers(saved, optimizers: dict, name: str):
+    "InputError unless each saved optimiser state fits its optimiser: the same groups and, for every moment, its parameter's shape."
+    if not isinstance(saved, dict) or set(saved) != set(optimizers): raise InputError(f"{name}: the optimiser states do not match this trainer's")
+    for k, o in optimizers.items():
+        sd = saved[k]
+        if not isinstance(sd, dict) or not isinstance(sd.get("state"), dict) or not isinstance(sd.get("param_groups"), list) or \
+                len(sd["param_groups"]) != len(o.param_groups):
+            raise InputError(f"{name}: optimiser state {k} is damaged")
+        index = {}
+        for g, mine in zip(sd["param_groups"], o.param_groups):
+            if not isinstance(g, dict) or not isinstance(g.get("params"), list) or len(g["params"]) != len(mine["params"]):
+                raise InputError(f"{name}: optimiser state {k} has other parameter groups than this model")
+            for hp in ("lr", "eps", "weight_decay"):
+                v = g.get(hp, 0.0)
+                if not isinstance(v, (int, float, torch.Tensor)) or not math.isfinite(float(v)): raise InputError(f"{name}: optimiser state {k} has {hp} {v!r:.20}")
+            index.update(zip(g["params"], mine["params"]))
+        for pid, st in sd["state"].items():
+            if pid not in index or not isinstance(st, dict): raise InputError(f"{name}: optimiser state {k} names a parameter {pid!r:.20} this model lacks")
+            for key, v in st.items():
+                if key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") and (not isinstance(v, torch.Tensor) or v.shape != index[pid].shape):
+                    raise InputError(f"{name}: optimiser state {k}: {key} of parameter {pid} has shape {tuple(getattr(v, 'shape', ()))}, "
+                                     f"the parameter {tuple(index[pid].shape)}")
+                if key == "step" and not ((isinstance(v, torch.Tensor) and v.numel() == 1) or (isinstance(v, (int, float)) and not isinstance(v, bool))
+                                          and 0 <= float(v) < 1e12):
+                    raise InputError(f"{name}: optimiser state {k}: the step count of parameter {pid} is damaged")
 
 def checkpoints(run_dir) -> list[Path]:
     "The checkpoint folders of a run, newest first (temporary folders of an interrupted write are not listed)."
@@ -332,14 +419,17 @@ class Trainer:
         self.minutes = minutes
         self.rank, self.world, self.device = _dist_setup(device)          # several processes: torchrun sets WORLD_SIZE
         if self.rank: self.log, self.show_progress = (lambda *a, **k: None), False   # rank 0 alone talks and writes
+        self.resumed = resume
         if resume: config = self._resumed_config(config)
-        elif (self.out / CONFIG_FILE).exists():
-            raise InputError(f"{self.out} already holds a run; continue it with --resume, or choose another --out")
-        elif self.out.exists() and not self.out.is_dir(): raise InputError(f"--out {self.out} exists and is not a folder")
+        else: self._check_new_folder()
         if not isinstance(config, TrainConfig): raise InputError(f"config must be a TrainConfig, got {type(config).__name__}")
         if self.device.type == "cpu": torch.set_num_threads(_threads(config.threads))
         self.data = data if data is not None else load_training_data(config)   # `data`: already loaded (benchmarks)
         tokens = [tokenize(c) for c in self.data.captions]
+        empty = [i for i, t in enumerate(tokens) if not t]
+        if empty:
+            raise InputError(f"caption {empty[0]} of {self.data.source} ({self.data.captions[empty[0]]!r:.40}) has no words"
+                             + (f" (and {len(empty) - 1} more)" if len(empty) > 1 else "") + "; every training caption needs at least one word")
         slots, self.targets = self.data.slots, None
         objects = max((len(x["objects"]) for x in slots), default=1) if slots is not None else 1   # 1, or 2 with two-object captions
         if slots is not None:
@@ -364,6 +454,7 @@ class Trainer:
         self.graphed = cuda and c.fast and self.world == 1  # each phase's whole step in one CUDA graph (chapter 08a)
         self.bf16, self.channels_last = c.fast and c.bf16, c.fast and c.channels_last
         if cuda: torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = torch.backends.cudnn.benchmark = c.fast
+        check_model_size(lambda: build_model(c, self.vocab, aux=self.targets is not None, aux_objects=objects), "these training settings")
         self.model = build_model(c, self.vocab, aux=self.targets is not None, embedding=embedding, aux_objects=objects).to(self.device)
         if self.channels_last: self.model.to(memory_format=torch.channels_last)
         self.attr_head = AttributeHead(c.text_dim, objects).to(self.device)
@@ -400,20 +491,31 @@ class Trainer:
             r.update({f"torch.{k}": st for k, st in enumerate(states)})
         return r
 
+    def _check_new_folder(self):
+        "A new run goes into a new or empty folder: a run folder needs --resume, any other folder is a one-line error before any work."
+        _, state = claim_folder(self.out, "run", what="--out")
+        if state == "ours": raise InputError(f"{self.out} already holds a run; continue it with --resume, or choose another --out")
+
     def _resumed_config(self, config) -> TrainConfig:
-        "The run's own TrainConfig from config.json; settings given now (a TrainConfig, or a dict of the ones set explicitly) that differ are reported and ignored."
+        """The run's own TrainConfig from config.json; settings given now (a TrainConfig, or a dict of the ones set explicitly) that differ
+        are reported and ignored; a different 'steps' is an error (the schedule is fixed when a run starts)."""
         if not self.out.is_dir(): raise InputError(f"nothing to resume: {self.out} does not exist")
         if not (self.out / CONFIG_FILE).is_file(): raise InputError(f"nothing to resume: {self.out} has no {CONFIG_FILE}")
-        saved = TrainConfig.from_dict(read_run_config(self.out).get("train", {}))
+        try: saved = TrainConfig.from_dict(read_run_config(self.out).get("train", {}))
+        except InputError as e: raise InputError(f"{self.out / CONFIG_FILE}: {e}") from None
         given = config.to_dict() if isinstance(config, TrainConfig) else dict(config or {})
+        steps = given.pop("steps", None)
+        if steps is not None and steps != saved.total_steps:
+            raise InputError(f"--steps {steps}: this run was started with {saved.total_steps} steps, and a resumed run keeps its schedule "
+                             f"(phase lengths, learning-rate decay); resume without --steps, or start a new run with --steps {steps}")
         differ = [k for k, v in given.items() if k != "preset" and (list(v) if isinstance(v, tuple) else v) != saved.to_dict().get(k, v)]
         if differ: self.log(f"resume: using the run's own settings; ignoring {', '.join(differ)} (only --minutes and --device may change)")
         return saved
 
     def _restore(self):
-        "Load the newest usable checkpoint (damaged ones are reported and skipped); none: start from step 0."
+        "Load the newest usable checkpoint (damaged ones are reported and skipped, nothing of them loaded); none: start from step 0."
         for ck in checkpoints(self.out):
-            try: state = read_checkpoint(ck, self.modules, self.optimizers)
+            try: state = read_checkpoint(ck, self.modules, self.optimizers, max_step=self.config.total_steps)
             except InputError as e:
                 self.log(f"resume: skipping checkpoint {e}"); continue
             torch.set_rng_state(state["rng"].get(f"torch.{self.rank}", state["rng"]["torch"])); self.batches.set_state(state["rng"]["batches"])
@@ -495,15 +597,39 @@ class Trainer:
 
     # ---- the loop -------------------------------------------------------------------------
     def run(self) -> dict:
-        "Train to the end (or until `minutes` are up, or Ctrl-C); write the run folder; return a summary."
+        """Train to the end (or until `minutes` are up, Ctrl-C or SIGTERM: then save and stop); write the run folder; return a summary
+        whose 'why' says what stopped it early ('time', 'interrupted', 'terminated'). One process at a time writes a run folder."""
+        lock = self._lock()
+        try: return self._loop()
+        finally:
+            if lock is not None: lock.release()
+
+    def _lock(self) -> RunLock | None:
+        "Rank 0 takes the run folder's lock and checks the folder again under it; if it cannot, every rank stops with its error."
+        lock, error = None, None
+        if self.rank == 0:
+            try:
+                lock = RunLock(self.out).acquire()
+                if lock.taken_over: self.log(f"took over the lock of {self.out} from {lock.taken_over}: that process is no longer running")
+                if not self.resumed: self._check_new_folder()                   # another trainer may have started a run here meanwhile
+            except InputError as e:
+                if lock is not None: lock.release()
+                lock, error = None, e
+        if self.world > 1 and _all_ranks([float(error is not None)], "max")[0]:
+            error = error or InputError(f"rank 0 could not take the lock of {self.out}")
+        if error is not None: raise error
+        return lock
+
+    def _loop(self) -> dict:
         import signal
-        c, total = self.config, self.config.total_steps
+        c, total, start = self.config, self.config.total_steps, self.step
+        if self.resumed and start >= total: return self._already_finished()
         if self.rank == 0: self._prepare_folder()
         if self.world > 1: _all_ranks([0.0])                                   # the others wait for the folder
         t0, stop = time.time() - self.seconds, {"why": None}
         deadline = time.time() + 60 * self.minutes if self.minutes else None
-        def on_sigint(signum, frame): stop["why"] = "interrupted"                                # finish the step, then save
-        old = signal.signal(signal.SIGINT, on_sigint) if _main_thread() else None
+        def on_signal(signum, frame): stop["why"] = "terminated" if signum == signal.SIGTERM else "interrupted"   # finish the step, then save
+        old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
         bar = progress(total=total, desc="train", disable=not self.show_progress)
         bar.update(self.step)
         checked = self.step                                               # losses are known to be finite up to this step
@@ -525,7 +651,7 @@ class Trainer:
                         where = self.last_checkpoint.name if self.last_checkpoint else "none (resume starts from scratch)"
                         when = f"step {self.step + 1}" if checked == self.step else f"between steps {checked + 1} and {self.step + 1}"
                         raise TrainingStopped(f"{when} ({phase} phase): the loss term '{bad[0]}' is {losses[bad[0]]}; stopped without saving "
-                                              f"this step. Last good checkpoint: {where}. Try a smaller learning rate.")
+                                              f"this step. Newest checkpoint: {where}. The training diverged: try a smaller learning rate")
                     checked = self.step + 1
                 self.step += 1
                 self.seconds = time.time() - t0
@@ -537,33 +663,61 @@ class Trainer:
                 if self.step % c.checkpoint_every == 0 or self.step == total: self.save_checkpoint()
         finally:
             bar.close()
-            if old is not None: signal.signal(signal.SIGINT, old)
+            for sig, handler in old.items(): signal.signal(sig, handler)
             self._close_logs()
         if self.last_checkpoint is None or int(self.last_checkpoint.name[5:]) != self.step: self.save_checkpoint()
         status = "finished" if self.step >= total else "stopped"
-        if self.rank == 0:
-            save_run(self.out, self.generator(), self.vocab, c.to_dict(), {"status": status, "steps_done": self.step, "seconds": round(self.seconds, 1),
-                                                                           "data": self.data.source, "processes": self.world})
-            plot_losses(self.out / "logs" / "train.csv", self.out / "loss.png")
-        why = {"time": f"the {self.minutes} minute time box is up", "interrupted": "interrupted"}.get(stop["why"], "")
+        if self.rank == 0 and (self.step > start or not self._final_model_ok()):   # a resume that trained nothing leaves a good model alone
+            self._save_final(status)
+        why = {"time": f"the {self.minutes} minute time box is up", "interrupted": "interrupted (Ctrl-C)",
+               "terminated": "terminated (SIGTERM)"}.get(stop["why"], "")
         self.log(f"{status} at step {self.step} of {total} after {self.seconds / 60:.1f} min{'; ' + why if why else ''}: {self.out}"
-                 + ("" if status == "finished" else "  (continue with --resume)"))
+                 + ("" if status == "finished" else f"  (continue with: t2i-course train --out {self.out} --resume)"))
         if self.world > 1:
             import torch.distributed as dist
             _all_ranks([0.0]); dist.destroy_process_group()
-        return {"status": status, "step": self.step, "total_steps": total, "seconds": self.seconds, "run_dir": str(self.out)}
+        return {"status": status, "why": stop["why"], "step": self.step, "total_steps": total, "seconds": self.seconds, "run_dir": str(self.out),
+                "processes": self.world}
+
+    def _save_final(self, status: str):
+        "The run folder's model.safetensors, vocab.json and config.json (with checksums), and loss.png."
+        save_run(self.out, self.generator(), self.vocab, self.config.to_dict(), {"status": status, "steps_done": self.step,
+                 "seconds": round(self.seconds, 1), "data": self.data.source, "processes": self.world})
+        plot_losses(self.out / "logs" / "train.csv", self.out / "loss.png")
+
+    def _final_model_ok(self) -> bool:
+        "Does the run folder hold a model.safetensors that matches its checksum in config.json (a run saved before checksums: one that exists)?"
+        try:
+            config = read_run_config(self.out)
+            if "sha256" not in config: return (self.out / WEIGHTS_FILE).is_file()
+            check_digests(self.out, config["sha256"], str(self.out))
+            return True
+        except InputError: return False
+
+    def _already_finished(self) -> dict:
+        "Resuming a finished run trains and rewrites nothing; only a missing or damaged model.safetensors is written again from its checkpoint."
+        if self.rank == 0 and not self._final_model_ok():
+            self._save_final("finished")
+            self.log(f"{self.out / WEIGHTS_FILE} was missing or damaged: written again from the verified checkpoint {self.last_checkpoint.name}")
+        self.log(f"the run in {self.out} has already finished ({self.step} of {self.config.total_steps} steps): nothing to train")
+        return {"status": "finished", "why": None, "step": self.step, "total_steps": self.config.total_steps, "seconds": self.seconds,
+                "run_dir": str(self.out), "processes": self.world}
 
     def _prepare_folder(self):
         "Create the run folder, drop leftovers of a killed checkpoint write, write config.json and vocab.json (or check them), open the logs."
         c = self.config
         self.out.mkdir(parents=True, exist_ok=True)
         for junk in (self.out / "checkpoint").glob(".step-*"): shutil.rmtree(junk, ignore_errors=True)   # left by a killed write
-        if not (self.out / CONFIG_FILE).exists():
-            self.vocab.save(self.out / VOCAB_FILE)
+        if not (self.out / CONFIG_FILE).exists():                          # config.json first: from now on the folder says it is a run
             atomic_write_text(self.out / CONFIG_FILE, json.dumps(run_config(self.model, c.to_dict(), {"status": "training", "steps_done": 0}),
                                                                  ensure_ascii=False, indent=1) + "\n")
-        elif read_run_config(self.out).get("model") != run_config(self.model)["model"]:
-            raise InputError(f"{self.out / CONFIG_FILE} describes another model than this library builds from its settings (a run from another version?)")
+            self.vocab.save(self.out / VOCAB_FILE)
+        else:
+            saved, built = read_run_config(self.out).get("model"), run_config(self.model)["model"]
+            if saved != built:
+                raise InputError(f"{self.out / CONFIG_FILE}: its model differs from the one its own training settings build ({_difference(saved, built)}); "
+                                 "the file was edited, or written by another version of t2i-course")
+            if not (self.out / VOCAB_FILE).is_file(): self.vocab.save(self.out / VOCAB_FILE)   # killed between the two writes
         self._open_logs()
 
     # ---- files: checkpoints, samples, logs ---------------------------------------------------
@@ -621,6 +775,13 @@ class Trainer:
     def _close_logs(self):
         if getattr(self, "_csv", None): self._csv.close(); self._csv = None
         if getattr(self, "_tb", None) is not None: self._tb.close(); self._tb = None
+
+def _difference(a, b, where: str = "model") -> str:
+    "Where two JSON values first differ, as 'model.vae.hidden is [..] in the file, [..] here'."
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            if a.get(k) != b.get(k): return _difference(a.get(k), b.get(k), f"{where}.{k}")
+    return f"{where} is {json.dumps(a)[:40]} in the file, {json.dumps(b)[:40]} here"
 
 def _main_thread() -> bool:
     import threading

@@ -18,8 +18,8 @@ from .discriminator import Discriminator, discriminator_loss, generator_loss, mi
 from .vae import LAYOUT_WEIGHT, ConditionalVAE, kl_divergence, layout_loss, reconstruction_loss, reparameterize
 
 # %% auto #0
-__all__ = ['SYSTEM_PARTS', 'feature_reconstruction_loss', 'VAEGANConfig', 'AuxClassifier', 'VAEGAN', 'vaegan_update',
-           'vaegan_step', 'train_vaegan', 'sharpness', 'system_config', 'build_vaegan']
+__all__ = ['SYSTEM_PARTS', 'MAX_MODEL_IMAGE_SIZE', 'feature_reconstruction_loss', 'VAEGANConfig', 'AuxClassifier', 'VAEGAN',
+           'vaegan_update', 'vaegan_step', 'train_vaegan', 'sharpness', 'system_config', 'build_vaegan']
 
 # %% ../nbs/07_vaegan.ipynb #4299a6f2
 def feature_reconstruction_loss(f_hat: torch.Tensor,  # (B, F) Dis_l features of the reconstructions
@@ -200,6 +200,7 @@ from dataclasses import fields
 
 from .discriminator import DiscriminatorConfig
 from .text_cnn import TextCNN, TextCNNConfig
+from .files import check_model_size
 from .vae import VAEConfig
 
 SYSTEM_PARTS = {"text_encoder": TextCNNConfig, "vae": VAEConfig, "discriminator": DiscriminatorConfig,
@@ -237,6 +238,8 @@ def _config_from_dict(cls, d, where: str):
     try: return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
     except InputError as e: raise InputError(f"{where}: {e}") from None
 
+MAX_MODEL_IMAGE_SIZE = 512   # the largest image side a stored model config may ask for
+
 def build_vaegan(config: dict) -> VAEGAN:
     "A VAEGAN with fresh weights from a `system_config` dict; an unknown, missing or bad entry raises InputError naming it."
     if not isinstance(config, dict): raise InputError(f"the model config must be a dict of {', '.join(SYSTEM_PARTS)}, got {type(config).__name__}")
@@ -246,5 +249,10 @@ def build_vaegan(config: dict) -> VAEGAN:
     c = {k: _config_from_dict(cls, config[k], k) for k, cls in SYSTEM_PARTS.items()}
     if c["disc_text_encoder"].out_dim != c["discriminator"].text_dim:
         raise InputError(f"disc_text_encoder.out_dim ({c['disc_text_encoder'].out_dim}) must equal discriminator.text_dim ({c['discriminator'].text_dim})")
-    cvae = ConditionalVAE(c["vae"], TextCNN(c["text_encoder"]))
-    return VAEGAN(cvae, Discriminator(c["discriminator"]), TextCNN(c["disc_text_encoder"]), c["vaegan"])
+    for part in ("vae", "discriminator"):
+        if c[part].image_size > MAX_MODEL_IMAGE_SIZE:
+            raise InputError(f"{part}.image_size is {c[part].image_size}; models are built for images of at most {MAX_MODEL_IMAGE_SIZE} px")
+    build = lambda: VAEGAN(ConditionalVAE(c["vae"], TextCNN(c["text_encoder"])), Discriminator(c["discriminator"]),
+                           TextCNN(c["disc_text_encoder"]), c["vaegan"])
+    check_model_size(build, "the model config")          # counted on the meta device: a hostile config allocates nothing
+    return build()

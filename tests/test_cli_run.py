@@ -34,7 +34,7 @@ def test_generate_reports_unknown_words_in_one_line(run_cli, run, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--out", "{tmp}/g.png", "   "], "caption 0 is empty"),
     (["--out", "{tmp}/g.txt", "a cube"], "must be a .png file"),
-    (["--out", "{tmp}/g.png", "--n", "0", "a cube"], "--n: expected a positive integer"),
+    (["--out", "{tmp}/g.png", "--n", "0", "a cube"], "--n: expected an integer in 1..1,000"),
 ])
 def test_generate_bad_input(run_cli, run, tmp_path, args, message):
     r = run_cli("generate", "--run", run, *[a.format(tmp=tmp_path) for a in args])

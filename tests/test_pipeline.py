@@ -54,6 +54,13 @@ def broken(run, tmp_path, fix):
     return d
 
 
+def without_checksums(d):
+    "Drop config.json's checksums, as in a run saved before they existed."
+    c = json.loads((d / CONFIG_FILE).read_text(encoding="utf-8"))
+    del c["sha256"]
+    (d / CONFIG_FILE).write_text(json.dumps(c), encoding="utf-8")
+
+
 def edit_config(d, **kw):
     c = json.loads((d / CONFIG_FILE).read_text(encoding="utf-8"))
     c.update(kw)
@@ -224,6 +231,8 @@ def test_load_config_with_unknown_model_key(run, tmp_path):
 def test_load_truncated_weights(run, tmp_path):
     data = (run[0] / WEIGHTS_FILE).read_bytes()
     d = broken(run, tmp_path, lambda d: (d / WEIGHTS_FILE).write_bytes(data[:len(data) // 2]))
+    with pytest.raises(InputError, match="model.safetensors does not match its checksum"): TextToImage.load(d)
+    without_checksums(d)                                                       # a run saved before checksums: the reader still says why
     with pytest.raises(InputError, match="not a readable safetensors file"): TextToImage.load(d)
 
 
@@ -240,12 +249,16 @@ def test_load_weights_missing_and_unexpected_keys(run, tmp_path):
         t = load_file(str(d / WEIGHTS_FILE))
         t["extra.weight"] = t.pop("cvae.decoder.fc.bias")
         save_file(t, str(d / WEIGHTS_FILE))
-    with pytest.raises(InputError, match=r"missing cvae\.decoder\.fc\.bias; unexpected extra\.weight"):
-        TextToImage.load(broken(run, tmp_path, fix))
+    d = broken(run, tmp_path, fix)
+    with pytest.raises(InputError, match="model.safetensors does not match its checksum"): TextToImage.load(d)
+    without_checksums(d)
+    with pytest.raises(InputError, match=r"missing cvae\.decoder\.fc\.bias; unexpected extra\.weight"): TextToImage.load(d)
 
 
 def test_load_vocab_that_does_not_fit(run, tmp_path):
     d = broken(run, tmp_path, lambda d: Vocab.build(["only a few words"]).save(d / VOCAB_FILE))
+    with pytest.raises(InputError, match="vocab.json does not match its checksum"): TextToImage.load(d)
+    without_checksums(d)
     with pytest.raises(InputError, match=r"vocab\.json does not fit the model: the vocab has 6 tokens"): TextToImage.load(d)
 
 

@@ -74,7 +74,7 @@ def test_sigkill_and_resume_is_bit_identical(reference, tmp_path):
 def test_time_box_then_resume_is_bit_identical(reference, tmp_path):
     out = tmp_path / "run"
     r = subprocess.run(cli("train", *FLAGS, "--out", out, "--minutes", "0.0001"), capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 3, r.stderr[-2000:]                                   # stopped by the time box: its own exit code
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["status"] == "stopped" and cfg["steps_done"] < 60 and (out / "model.safetensors").is_file()
     r = subprocess.run(cli("train", *FLAGS, "--out", out, "--resume"), capture_output=True, text=True, timeout=300)
@@ -119,7 +119,7 @@ def test_damaged_checkpoints_resume_from_the_last_good_one_or_from_scratch(tmp_p
     logs = []
     t = Trainer(None, tmp_path / "run", resume=True, show_progress=False, log=logs.append)
     assert t.step == int(older.name[5:])
-    assert any("skipping checkpoint step-0000016" in s and "truncated" in s for s in logs), logs
+    assert any("skipping checkpoint step-0000016" in s and "weights.safetensors does not match its checksum" in s for s in logs), logs
     (older / "state.json").write_text("{not json")
     logs.clear()
     t = Trainer(None, tmp_path / "run", resume=True, show_progress=False, log=logs.append)
@@ -152,7 +152,7 @@ def test_run_folder_contents(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--steps", "0"], "--steps: expected a positive integer"),
+    (["--steps", "0"], "--steps: expected an integer in 1..10,000,000"),
     (["--minutes", "-1"], "--minutes: expected minutes as a number > 0"),
     (["--size", "48"], "power of two"),
     (["--data", "no/such/folder"], "no such folder"),
@@ -237,7 +237,7 @@ def test_ddp_resume(tmp_path):
     base = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "t2i_course.cli", "train",
             "--preset", "tiny", "--steps", "40", "--threads", "1", "--out", str(tmp_path / "ddp")]
     r = subprocess.run(base + ["--minutes", "0.0001"], capture_output=True, text=True, timeout=300, env=env)
-    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.returncode == 0, r.stderr[-3000:]                   # under torchrun a clean stop exits 0: any other code reads as a crash
     assert json.loads((tmp_path / "ddp" / "config.json").read_text())["status"] == "stopped"
     r = subprocess.run(base + ["--resume"], capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
