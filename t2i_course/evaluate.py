@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -21,7 +20,7 @@ import torch.nn.functional as F
 
 from .core import InputError, _fig_png, cache_dir, evaluating, progress, set_seed, show_images
 from .files import (FOLDER_KINDS, atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text, check_digests, check_finite,
-                    claim_folder, file_digests)
+                    claim_folder, discard_damaged, file_digests)
 from .data import ATTRIBUTES, INVERSE_RELATION, RELATIONS, Scene, caption_from_slots, make_dataset, reading_order, render, sample_scenes
 
 # %% auto #0
@@ -286,10 +285,8 @@ def _find_or_train(key: str, kind: str, cache, load, train_and_save):
         if folder.exists():
             try: return load(folder)
             except InputError as e: warnings.warn(f"evaluation model unreadable, training it again: {e}")
-    cached = folders[-1]
-    if cached.is_dir() and {p.name for p in cached.iterdir()} <= set(FOLDER_KINDS[kind].files):
-        shutil.rmtree(cached)                                          # a damaged cache entry of ours (its own files only): replaced
-    return train_and_save(cached)
+    discard_damaged(folders[-1], kind)                                 # a cache entry whose marker is damaged: replaced
+    return train_and_save(folders[-1])
 
 def load_or_train_judge(image_size: int = 32, n_objects: int = 1, cache=None, *, seed: int = 0, n: int | None = None,
                         steps: int | None = None, show_progress: bool = True) -> Judge:

@@ -19,9 +19,9 @@ from .core import InputError
 
 # %% auto #0
 __all__ = ['FOLDER_KINDS', 'LOCK_FILE', 'PNG_SOFTWARE', 'MAX_PARAMETERS', 'atomic_write_bytes', 'atomic_write_text',
-           'atomic_write_json', 'FolderKind', 'folder_kind', 'claim_folder', 'claim_png', 'atomic_dir', 'sha256_file',
-           'file_digests', 'check_digests', 'check_finite', 'RunLock', 'physical_memory', 'check_memory',
-           'count_parameters', 'check_model_size']
+           'atomic_write_json', 'FolderKind', 'folder_kind', 'claim_folder', 'claim_png', 'discard_damaged',
+           'atomic_dir', 'sha256_file', 'file_digests', 'check_digests', 'check_finite', 'RunLock', 'physical_memory',
+           'check_memory', 'count_parameters', 'check_model_size']
 
 # %% ../nbs/90_files.ipynb #1c5d902a
 def _fsync_dir(path):
@@ -133,6 +133,16 @@ def _fsync_tree(root: Path):
         for n in names:
             with open(os.path.join(d, n), "rb") as f: os.fsync(f.fileno())
         _fsync_dir(d)
+
+def discard_damaged(folder, kind: str) -> bool:
+    """Remove `folder` when it holds nothing but the files of `kind` yet does not read as that kind (its marker is damaged): a broken
+    copy of the library's own, at a place only the library writes (a cache entry, checkpoint/step-N). True if it was removed."""
+    folder = Path(folder)
+    if not folder.is_dir() or folder_kind(folder) == kind: return False
+    names = {p.name for p in folder.iterdir()}
+    if not names <= set(FOLDER_KINDS[kind].files): return False
+    shutil.rmtree(folder)
+    return True
 
 class atomic_dir:
     """Context manager: build a folder of `kind` in a temporary sibling, flush it to disk, then put it at `path` — only where

@@ -23,7 +23,7 @@ from torch import nn
 
 from .core import MAX_SEED, InputError, _fig_png, evaluating, get_device, progress, set_seed, show_images
 from .files import (FOLDER_KINDS, RunLock, atomic_dir, atomic_write_bytes, atomic_write_text, check_digests, check_finite, check_memory,
-                    check_model_size, claim_folder, file_digests, folder_kind)
+                    check_model_size, claim_folder, discard_damaged, file_digests, folder_kind)
 from .data import ImageCaptionFolder, load_clevr, load_coco_captions, load_dataset, make_dataset, object_layout, to_float, to_tensors
 from .discriminator import Discriminator, DiscriminatorConfig, mismatched_indices
 from .embeddings import embedding_matrix, train_word2vec
@@ -726,6 +726,7 @@ class Trainer:
         folder = self.out / "checkpoint" / f"step-{self.step:07d}"
         rng, error = self._rng(), None                                         # every rank takes part in gathering the RNG states
         if self.rank == 0:
+            discard_damaged(folder, "checkpoint")                        # a damaged one that resume skipped is written anew
             try: write_checkpoint(folder, self.step, self.modules, self.optimizers, rng, {"phase": self.phase, "seconds": self.seconds})
             except OSError as e: error = e.strerror or str(e)
         if self.world > 1 and _all_ranks([float(error is not None)], "max")[0]: error = error or "rank 0 could not write it"

@@ -13,8 +13,8 @@ import torch
 from t2i_course import files
 from t2i_course.core import InputError
 from t2i_course.files import (LOCK_FILE, RunLock, atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text, check_digests,
-                              check_finite, check_memory, check_model_size, claim_folder, claim_png, count_parameters, file_digests,
-                              folder_kind)
+                              check_finite, check_memory, check_model_size, claim_folder, claim_png, count_parameters, discard_damaged,
+                              file_digests, folder_kind)
 
 
 def _checkpoint_marker(folder):
@@ -153,6 +153,16 @@ def test_claim_png_overwrites_only_pictures_the_library_wrote(tmp_path):
     show_images(torch.zeros(1, 3, 8, 8), path=tmp_path / "grid.png", show=False)
     assert claim_png(tmp_path / "grid.png") == tmp_path / "grid.png" and claim_png(tmp_path / "new.png") == tmp_path / "new.png"
     with pytest.raises(InputError, match="is a folder"): claim_png(tmp_path)
+
+
+def test_discard_damaged_removes_only_a_broken_copy_of_its_own_kind(tmp_path):
+    ck = tmp_path / "step-0000002"
+    ck.mkdir(); (ck / "weights.safetensors").write_bytes(b"x"); (ck / "state.json").write_text("{trunc")
+    assert discard_damaged(ck, "checkpoint") and not ck.exists()
+    ck.mkdir(); (ck / "weights.safetensors").write_bytes(b"x"); _checkpoint_marker(ck)
+    assert not discard_damaged(ck, "checkpoint") and ck.is_dir()           # readable: kept (atomic_dir replaces it)
+    (ck / "state.json").write_text("{trunc"); (ck / "mine.txt").write_text("a user's file")
+    assert not discard_damaged(ck, "checkpoint") and (ck / "mine.txt").is_file()
 
 
 # ---------------------------------------------------------------- checksums, finite values, sizes

@@ -408,12 +408,14 @@ def _damage(ck: Path, how: str):
         _rewrite_state_tensor(ck, key, torch.full_like(load_file(ck / "state.safetensors")[key], float("nan")))
     elif how == "seconds NaN": (ck / "state.json").write_text(json.dumps({**state, "seconds": float("nan")}))
     elif how == "no checksums": _edit_state(ck, sha256="none")
+    elif how == "state.json truncated": (ck / "state.json").write_text((ck / "state.json").read_text()[:40])
 
 
 DAMAGE = {"tensor bytes": "weights.safetensors does not match its checksum", "step 'abc'": "has step 'abc'", "step -5": "has step -5",
           "step 2.5": "has step 2.5", "step 1e6": "has step 1000000", "unknown entry": "unknown entries (surprise)",
           "wrong-size RNG state": "RNG state 'torch' has the wrong size", "wrong-shape moment": "exp_avg of parameter 0 has shape (3,)",
-          "non-finite moment": "non-finite", "seconds NaN": "has seconds nan", "no checksums": "checksums entry is damaged"}
+          "non-finite moment": "non-finite", "seconds NaN": "has seconds nan", "no checksums": "checksums entry is damaged",
+          "state.json truncated": "state.json is unreadable"}
 
 
 @pytest.mark.parametrize("how", list(DAMAGE))
@@ -433,7 +435,7 @@ def test_a_damaged_checkpoint_is_refused_before_anything_is_loaded(trainer, tiny
             assert all(torch.equal(moments[k][i][n], t) for n, t in s.items() if torch.is_tensor(t))
 
 
-@pytest.mark.parametrize("how", ["tensor bytes", "step 'abc'", "wrong-shape moment"])
+@pytest.mark.parametrize("how", ["tensor bytes", "step 'abc'", "wrong-shape moment", "state.json truncated"])
 def test_resume_skips_a_damaged_checkpoint_and_ends_bit_identical(run, tiny_run, how):
     _damage(run / "checkpoint" / "step-0000016", how)
     r = main("train", "--out", run, "--resume", "--threads", "1")
