@@ -16,12 +16,8 @@ NAMES = list(COLORS)
 
 @pytest.fixture(scope="module")
 def judge(tmp_home):
-    "A fast judge (6,000 renders, 250 steps, ~20 s on one thread), cached under $T2I_COURSE_CACHE (a temp dir here)."
-    import torch
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)                                      # module fixtures run before the function-scoped one_thread
-    try: return load_or_train_judge(32, n=6000, steps=250, show_progress=False)   # cache_dir(): $T2I_COURSE_CACHE
-    finally: torch.set_num_threads(n)
+    "The judge that ships with the package (its training is tested in test_judge.py): loaded, not trained again here."
+    return load_or_train_judge(32, show_progress=False)
 
 
 @pytest.fixture(scope="module")
