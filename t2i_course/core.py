@@ -95,17 +95,18 @@ _CJK_FAMILIES = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei"
                  "PingFang SC", "SimHei", "Heiti SC", "Noto Sans SC")
 
 def cjk_font():
-    "A matplotlib FontProperties that draws 中文 and Latin text: a system CJK font, else the bundled subset."
+    "A matplotlib FontProperties for 中文 and Latin text: a system CJK font, else the bundled subset; glyphs it lacks (σ, …) come from DejaVu Sans."
     from matplotlib import font_manager
     global _CJK_FONT
     if _CJK_FONT is None:
-        from importlib.resources import files
-        bundled = files("t2i_course") / "assets" / "t2i-cjk.otf"
-        names = {}
-        for f in sorted(font_manager.fontManager.ttflist, key=lambda f: f.weight not in (400, "normal", "regular")):
-            names.setdefault(f.name, f.fname)                              # prefer the regular weight of a family
-        path = next((names[n] for n in _CJK_FAMILIES if n in names), str(bundled))
-        _CJK_FONT = font_manager.FontProperties(fname=path)
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        family = next((n for n in _CJK_FAMILIES if n in names), None)
+        if family is None:
+            from importlib.resources import files
+            bundled = str(files("t2i_course") / "assets" / "t2i-cjk.otf")
+            font_manager.fontManager.addfont(bundled)                       # known by its family name from now on
+            family = font_manager.FontProperties(fname=bundled).get_name()
+        _CJK_FONT = font_manager.FontProperties(family=[family, "DejaVu Sans"])   # a family list: per-glyph fallback
     return _CJK_FONT
 
 _CJK_FONT = None
