@@ -117,10 +117,8 @@ def cmd_generate(args) -> int:
 def cmd_eval(args) -> int:
     "Evaluate a run folder: metrics.json, report.md and pictures in --out; print the tables."
     from t2i_course.evaluate import evaluate_run, metrics_markdown
-    from t2i_course.files import claim_folder
     out = Path(args.out) if args.out else Path(args.run) / "eval"
-    claim_folder(out, "eval", what="--out")                            # before the work
-    m = evaluate_run(args.run, out, n=args.n, seed=args.seed)
+    m = evaluate_run(args.run, out, n=args.n, seed=args.seed)           # refuses a folder that is not a report's before the work
     print(metrics_markdown(m))
     print(f"\nwrote metrics.json, report.md and pictures to {out}/ in {m['seconds']} s")
     return 0
