@@ -18,7 +18,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .core import InputError, _fig_png, cache_dir, evaluating, progress, set_seed, show_images
+from .core import InputError, cache_dir, evaluating, progress, set_seed, show_images
+from .plumbing import figure_png
 from .files import (FOLDER_KINDS, atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text, check_digests, check_finite,
                     claim_folder, discard_damaged, file_digests)
 from .data import ATTRIBUTES, INVERSE_RELATION, RELATIONS, Scene, caption_from_slots, make_dataset, reading_order, render, sample_scenes
@@ -817,7 +818,7 @@ def write_report(out_dir, metrics: dict, pictures: dict, title: str = "Evaluatio
         plot_confusion(cm, ATTRIBUTES[a], a, ax=fig.add_subplot(1, len(ATTRIBUTES), i + 1))
         fig.axes[-1].set_ylabel("caption asked")
     fig.tight_layout()
-    atomic_write_bytes(out / "confusion.png", _fig_png(fig))
+    atomic_write_bytes(out / "confusion.png", figure_png(fig))
     for name, cs in pictures["sets"].items():
         k = min(16, len(cs))
         show_images(pictures["generated"][name][:k], cs.captions[:k], ncols=8, path=out / f"samples_{name}.png", title=name, value_range=(0, 255), show=False)

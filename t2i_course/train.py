@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import MAX_SEED, InputError, _fig_png, evaluating, get_device, progress, set_seed, show_images
+from .core import MAX_SEED, InputError, evaluating, get_device, progress, set_seed, show_images
+from .plumbing import figure_png
 from .files import (FOLDER_KINDS, RunLock, atomic_dir, atomic_write_bytes, atomic_write_text, check_digests, check_finite, check_memory,
                     check_model_size, claim_folder, discard_damaged, file_digests, folder_kind)
 from .data import ImageCaptionFolder, load_clevr, load_coco_captions, load_dataset, make_dataset, object_layout, to_float, to_tensors
@@ -148,6 +149,7 @@ class TrainConfig:
         if unknown: raise InputError(f"unknown training config keys {unknown}")
         return cls(**d)
 
+# %% ../nbs/08_training.ipynb #2c1c5fe8
 PRESETS: dict[str, TrainConfig] = {
     "cpu": TrainConfig(preset="cpu"),
     "gpu": TrainConfig(preset="gpu", image_size=64, n_train=50_000, two_objects=0.3, batch_size=128, text_steps=1500, cvae_steps=6000, gan_steps=20_000,
@@ -259,6 +261,7 @@ def unflatten_state(meta, tensors: dict):
     if isinstance(meta, list): return [unflatten_state(v, tensors) for v in meta]
     return meta
 
+# %% ../nbs/08_training.ipynb #395dd784
 CKPT_FORMAT, CKPT_FORMAT_VERSION = FOLDER_KINDS["checkpoint"].format, 2   # 2: state.json holds the SHA-256 of both tensor files
 CKPT_FILES = ("weights.safetensors", "state.safetensors")
 
@@ -307,6 +310,7 @@ def read_checkpoint(folder, modules: dict[str, nn.Module], optimizers: dict, max
     state["rng"] = s["rng"]
     return state
 
+# %% ../nbs/08_training.ipynb #2f063c68
 def _check_state_json(state, name: str, max_step: int | None):
     "InputError unless state.json is a checkpoint's: our format and version, known entries, a step that fits the folder and the run."
     if not isinstance(state, dict) or state.get("format") != CKPT_FORMAT or state.get("version") not in (1, CKPT_FORMAT_VERSION):
@@ -366,18 +370,7 @@ def checkpoints(run_dir) -> list[Path]:
     root = Path(run_dir) / "checkpoint"
     return sorted((p for p in root.glob("step-*") if p.is_dir() and p.name[5:].isdigit()), key=lambda p: int(p.name[5:]), reverse=True) if root.is_dir() else []
 
-# %% ../nbs/08_training.ipynb #afcbb1b2
-class TrainingStopped(RuntimeError):
-    "Training stopped for a reason the user must read (a loss that is NaN or infinite, a checkpoint that could not be written)."
-
-LOG_COLUMNS = ("step", "phase", "seconds", "loss", "recon", "kl", "dis", "llike", "pixel", "gan", "aux", "d_real_right", "d_real_wrong", "d_fake_right", "layout")
-SAMPLE_PROMPTS = ("一个红色的球体", "a blue cube", "一个大的绿色金属圆柱体在左上方", "a small yellow rubber sphere at the bottom right",
-                  "一个红色的立方体", "a blue sphere", "一个紫色的物体在右边", "a large cyan cylinder in the center")   # two held-out pairs
-TWO_OBJECT_PROMPTS = ("一个红色的球体在一个蓝色的立方体的左边", "a green cylinder above a yellow cube")   # added when two_objects > 0
-RESUME_FLAGS = ("minutes", "device")   # what may change when a run is resumed
-
-def _threads(n: int) -> int: return n or max(1, min(os.cpu_count() or 1, 8))
-
+# %% ../nbs/08_training.ipynb #f197dd7d
 def _dist_setup(device: str | None):
     "(rank, world size, device): under torchrun, join the process group (nccl on GPUs, gloo on CPUs); else (0, 1, device)."
     import torch.distributed as dist
@@ -409,123 +402,21 @@ def _all_ranks(values: list[float], op: str = "mean") -> list[float]:
     dist.all_reduce(t, op=dist.ReduceOp.MAX if op == "max" else dist.ReduceOp.SUM)
     return (t if op == "max" else t / dist.get_world_size()).cpu().tolist()
 
-class Trainer:
-    "The whole pipeline in one loop: text CNN on the named slots, CVAE, then VAE-GAN with an auxiliary classifier; a run folder out."
-    def __init__(self, config: TrainConfig | None, out, *, resume: bool = False, minutes: float | None = None, device: str | None = None,
-                 show_progress: bool = True, log=print, data: TrainData | None = None):
-        self.out, self.log, self.show_progress = Path(out), log, show_progress
-        if minutes is not None and (not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or not minutes > 0):
-            raise InputError(f"minutes must be a number > 0, got {minutes!r}")
-        self.minutes = minutes
-        self.rank, self.world, self.device = _dist_setup(device)          # several processes: torchrun sets WORLD_SIZE
-        if self.rank: self.log, self.show_progress = (lambda *a, **k: None), False   # rank 0 alone talks and writes
-        self.resumed = resume
-        if resume: config = self._resumed_config(config)
-        else: self._check_new_folder()
-        if not isinstance(config, TrainConfig): raise InputError(f"config must be a TrainConfig, got {type(config).__name__}")
-        if self.device.type == "cpu": torch.set_num_threads(_threads(config.threads))
-        self.data = data if data is not None else load_training_data(config)   # `data`: already loaded (benchmarks)
-        tokens = [tokenize(c) for c in self.data.captions]
-        empty = [i for i, t in enumerate(tokens) if not t]
-        if empty:
-            raise InputError(f"caption {empty[0]} of {self.data.source} ({self.data.captions[empty[0]]!r:.40}) has no words"
-                             + (f" (and {len(empty) - 1} more)" if len(empty) > 1 else "") + "; every training caption needs at least one word")
-        slots, self.targets = self.data.slots, None
-        objects = max((len(x["objects"]) for x in slots), default=1) if slots is not None else 1   # 1, or 2 with two-object captions
-        if slots is not None:
-            self.targets = caption_targets(slots, objects).to(self.device)                                          # the text head's
-        self.aux_targets = caption_targets(slots, objects, "reading").to(self.device) if objects == 2 else self.targets  # the aux classifier's
-        k, lay = config.decoder_objects, self.data.layout
-        self.layout = tuple(v[:, :k].to(self.device) for v in lay) if k and lay is not None else None   # where the slots' objects are
-        if k and lay is None: self.log(f"no object layout is known for {self.data.source}: the decoder's object slots learn their places from the images alone")
-        if self.targets is None and config.text_steps:
-            self.log(f"no named slots are known for {self.data.source}: skipping the text phase ({config.text_steps} steps)")
-            config = replace(config, text_steps=0)
-        self.config = c = config
-        self.vocab = Vocab.load(self.out / VOCAB_FILE) if resume and (self.out / VOCAB_FILE).is_file() else Vocab.build(tokens)
-        embedding = None
-        if c.word2vec:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")                                                   # words below min_count get a random init
-                embedding = embedding_matrix(self.vocab, train_word2vec(tokens, dim=c.embed_dim, seed=c.seed), seed=c.seed)[0]
-        set_seed(c.seed)
-        cuda = self.device.type == "cuda"
-        self.lazy = cuda and c.fast                        # losses are read back every log_every steps, not after each step (no host sync)
-        self.graphed = cuda and c.fast and self.world == 1  # each phase's whole step in one CUDA graph (chapter 08a)
-        self.bf16, self.channels_last = c.fast and c.bf16, c.fast and c.channels_last
-        if cuda: torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = torch.backends.cudnn.benchmark = c.fast
-        check_model_size(lambda: build_model(c, self.vocab, aux=self.targets is not None, aux_objects=objects), "these training settings")
-        self.model = build_model(c, self.vocab, aux=self.targets is not None, embedding=embedding, aux_objects=objects).to(self.device)
-        if self.channels_last: self.model.to(memory_format=torch.channels_last)
-        self.attr_head = AttributeHead(c.text_dim, objects).to(self.device)
-        self.ids = _encode(tokens, self.vocab, self.model.cvae.text_encoder).to(self.device)      # (N, T), cut and padded for the text CNN
-        self.images = self.data.images.to(self.device)                                          # the whole dataset stays on the device
-        self.ema = copy.deepcopy(self.model.cvae).requires_grad_(False)                          # the generator that gets saved
-        cv = self.model.cvae
-        self.opt_text = torch.optim.Adam([*cv.text_encoder.parameters(), *self.attr_head.parameters()], lr=c.lr_text)
-        self.opt_cvae = torch.optim.Adam([*cv.encoder.parameters(), *cv.prior.parameters(), *cv.decoder.parameters(),
-                                          *cv.text_encoder.parameters()], lr=c.lr_cvae)
-        self.wrong = mismatched_indices(self.data.slots if self.data.slots is not None else self.data.captions, generator=c.seed).to(self.device)  # (N,)
-        self.batches = torch.Generator().manual_seed(c.seed)                                     # batch order: part of every checkpoint
-        self.step, self.seconds, self.phase, self.last_checkpoint, self._graph = 0, 0.0, None, None, None
-        if self.world > 1:
-            torch.manual_seed(c.seed + 7919 * self.rank)                  # the same weights everywhere, each rank its own noise
-            for o in self.optimizers.values(): o.register_step_pre_hook(_average_grads)
-        if resume: self._restore()
-        for o in self.optimizers.values(): graph_ready(o, self.device, on=self.graphed)   # also undoes a checkpoint made the other way
+# %% ../nbs/08_training.ipynb #afcbb1b2
+class TrainingStopped(RuntimeError):
+    "Training stopped for a reason the user must read (a loss that is NaN or infinite, a checkpoint that could not be written)."
 
-    # ---- what a checkpoint holds -------------------------------------------------------
-    @property
-    def modules(self) -> dict: return {"model": self.model, "attr_head": self.attr_head, "ema": self.ema}
-    @property
-    def optimizers(self) -> dict:
-        return {"text": self.opt_text, "cvae": self.opt_cvae, "enc": self.model.opt_enc, "dec": self.model.opt_dec, "dis": self.model.opt_dis}
+LOG_COLUMNS = ("step", "phase", "seconds", "loss", "recon", "kl", "dis", "llike", "pixel", "gan", "aux", "d_real_right", "d_real_wrong", "d_fake_right", "layout")
+SAMPLE_PROMPTS = ("一个红色的球体", "a blue cube", "一个大的绿色金属圆柱体在左上方", "a small yellow rubber sphere at the bottom right",
+                  "一个红色的立方体", "a blue sphere", "一个紫色的物体在右边", "a large cyan cylinder in the center")   # two held-out pairs
+TWO_OBJECT_PROMPTS = ("一个红色的球体在一个蓝色的立方体的左边", "a green cylinder above a yellow cube")   # added when two_objects > 0
+RESUME_FLAGS = ("minutes", "device")   # what may change when a run is resumed
 
-    def _rng(self) -> dict:
-        r = {"torch": torch.get_rng_state(), "batches": self.batches.get_state()}
-        if self.device.type == "cuda": r["cuda"] = torch.cuda.get_rng_state(self.device)
-        if self.world > 1:                                                     # every rank's own generator
-            import torch.distributed as dist
-            states = [None] * self.world
-            dist.all_gather_object(states, torch.get_rng_state())
-            r.update({f"torch.{k}": st for k, st in enumerate(states)})
-        return r
+def _threads(n: int) -> int: return n or max(1, min(os.cpu_count() or 1, 8))
 
-    def _check_new_folder(self):
-        "A new run goes into a new or empty folder: a run folder needs --resume, any other folder is a one-line error before any work."
-        _, state = claim_folder(self.out, "run", what="--out")
-        if state == "ours": raise InputError(f"{self.out} already holds a run; continue it with --resume, or choose another --out")
-
-    def _resumed_config(self, config) -> TrainConfig:
-        """The run's own TrainConfig from config.json; settings given now (a TrainConfig, or a dict of the ones set explicitly) that differ
-        are reported and ignored; a different 'steps' is an error (the schedule is fixed when a run starts)."""
-        if not self.out.is_dir(): raise InputError(f"nothing to resume: {self.out} does not exist")
-        if not (self.out / CONFIG_FILE).is_file(): raise InputError(f"nothing to resume: {self.out} has no {CONFIG_FILE}")
-        try: saved = TrainConfig.from_dict(read_run_config(self.out).get("train", {}))
-        except InputError as e: raise InputError(f"{self.out / CONFIG_FILE}: {e}") from None
-        given = config.to_dict() if isinstance(config, TrainConfig) else dict(config or {})
-        steps = given.pop("steps", None)
-        if steps is not None and steps != saved.total_steps:
-            raise InputError(f"--steps {steps}: this run was started with {saved.total_steps} steps, and a resumed run keeps its schedule "
-                             f"(phase lengths, learning-rate decay); resume without --steps, or start a new run with --steps {steps}")
-        differ = [k for k, v in given.items() if k != "preset" and (list(v) if isinstance(v, tuple) else v) != saved.to_dict().get(k, v)]
-        if differ: self.log(f"resume: using the run's own settings; ignoring {', '.join(differ)} (only --minutes and --device may change)")
-        return saved
-
-    def _restore(self):
-        "Load the newest usable checkpoint (damaged ones are reported and skipped, nothing of them loaded); none: start from step 0."
-        for ck in checkpoints(self.out):
-            try: state = read_checkpoint(ck, self.modules, self.optimizers, max_step=self.config.total_steps)
-            except InputError as e:
-                self.log(f"resume: skipping checkpoint {e}"); continue
-            torch.set_rng_state(state["rng"].get(f"torch.{self.rank}", state["rng"]["torch"])); self.batches.set_state(state["rng"]["batches"])
-            if "cuda" in state["rng"] and self.device.type == "cuda": torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
-            self.step, self.seconds, self.last_checkpoint = state["step"], state.get("seconds", 0.0), ck
-            self.log(f"resume: continuing from {ck.name} (step {self.step} of {self.config.total_steps})")
-            return
-        self.log(f"resume: no usable checkpoint in {self.out}: starting from scratch")
-
-    # ---- one step of each phase ----------------------------------------------------------
+# %% ../nbs/08_training.ipynb #109d7092
+class _Steps:
+    "A part of `Trainer`: one update of each phase, the learning-rate schedule and the moving average of the generator."
     def _enter(self, phase: str):
         "Freeze or unfreeze for a phase; at the end of the text phase the discriminator's text encoder starts as a copy."
         cv, c = self.model.cvae, self.config
@@ -595,7 +486,163 @@ class Trainer:
         m._modules = dict(self.model._modules); m._modules["cvae"] = self.ema
         return m
 
-    # ---- the loop -------------------------------------------------------------------------
+# %% ../nbs/08_training.ipynb #ce66da24
+class _Checkpoints:
+    "A part of `Trainer`: what a checkpoint holds, how a run is continued from one, and how one is written."
+    @property
+    def modules(self) -> dict: return {"model": self.model, "attr_head": self.attr_head, "ema": self.ema}
+    @property
+    def optimizers(self) -> dict:
+        return {"text": self.opt_text, "cvae": self.opt_cvae, "enc": self.model.opt_enc, "dec": self.model.opt_dec, "dis": self.model.opt_dis}
+
+    def _rng(self) -> dict:
+        r = {"torch": torch.get_rng_state(), "batches": self.batches.get_state()}
+        if self.device.type == "cuda": r["cuda"] = torch.cuda.get_rng_state(self.device)
+        if self.world > 1:                                                     # every rank's own generator
+            import torch.distributed as dist
+            states = [None] * self.world
+            dist.all_gather_object(states, torch.get_rng_state())
+            r.update({f"torch.{k}": st for k, st in enumerate(states)})
+        return r
+
+    def _check_new_folder(self):
+        "A new run goes into a new or empty folder: a run folder needs --resume, any other folder is a one-line error before any work."
+        _, state = claim_folder(self.out, "run", what="--out")
+        if state == "ours": raise InputError(f"{self.out} already holds a run; continue it with --resume, or choose another --out")
+
+    def _resumed_config(self, config) -> TrainConfig:
+        """The run's own TrainConfig from config.json; settings given now (a TrainConfig, or a dict of the ones set explicitly) that differ
+        are reported and ignored; a different 'steps' is an error (the schedule is fixed when a run starts)."""
+        if not self.out.is_dir(): raise InputError(f"nothing to resume: {self.out} does not exist")
+        if not (self.out / CONFIG_FILE).is_file(): raise InputError(f"nothing to resume: {self.out} has no {CONFIG_FILE}")
+        try: saved = TrainConfig.from_dict(read_run_config(self.out).get("train", {}))
+        except InputError as e: raise InputError(f"{self.out / CONFIG_FILE}: {e}") from None
+        given = config.to_dict() if isinstance(config, TrainConfig) else dict(config or {})
+        steps = given.pop("steps", None)
+        if steps is not None and steps != saved.total_steps:
+            raise InputError(f"--steps {steps}: this run was started with {saved.total_steps} steps, and a resumed run keeps its schedule "
+                             f"(phase lengths, learning-rate decay); resume without --steps, or start a new run with --steps {steps}")
+        differ = [k for k, v in given.items() if k != "preset" and (list(v) if isinstance(v, tuple) else v) != saved.to_dict().get(k, v)]
+        if differ: self.log(f"resume: using the run's own settings; ignoring {', '.join(differ)} (only --minutes and --device may change)")
+        return saved
+
+    def _restore(self):
+        "Load the newest usable checkpoint (damaged ones are reported and skipped, nothing of them loaded); none: start from step 0."
+        for ck in checkpoints(self.out):
+            try: state = read_checkpoint(ck, self.modules, self.optimizers, max_step=self.config.total_steps)
+            except InputError as e:
+                self.log(f"resume: skipping checkpoint {e}"); continue
+            torch.set_rng_state(state["rng"].get(f"torch.{self.rank}", state["rng"]["torch"])); self.batches.set_state(state["rng"]["batches"])
+            if "cuda" in state["rng"] and self.device.type == "cuda": torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+            self.step, self.seconds, self.last_checkpoint = state["step"], state.get("seconds", 0.0), ck
+            self.log(f"resume: continuing from {ck.name} (step {self.step} of {self.config.total_steps})")
+            return
+        self.log(f"resume: no usable checkpoint in {self.out}: starting from scratch")
+
+
+    def save_checkpoint(self):
+        "Write checkpoint/step-NNNNNNN atomically and keep the newest `keep_last`; a failed write keeps the previous one."
+        folder = self.out / "checkpoint" / f"step-{self.step:07d}"
+        rng, error = self._rng(), None                                         # every rank takes part in gathering the RNG states
+        if self.rank == 0:
+            discard_damaged(folder, "checkpoint")                        # a damaged one that resume skipped is written anew
+            try: write_checkpoint(folder, self.step, self.modules, self.optimizers, rng, {"phase": self.phase, "seconds": self.seconds})
+            except OSError as e: error = e.strerror or str(e)
+        if self.world > 1 and _all_ranks([float(error is not None)], "max")[0]: error = error or "rank 0 could not write it"
+        if error is not None:
+            prev = self.last_checkpoint.name if self.last_checkpoint else "none"
+            raise TrainingStopped(f"could not write checkpoint {folder.name}: {error}; the previous checkpoint ({prev}) is intact")
+        self.last_checkpoint = folder
+        if self.rank == 0:
+            for old in checkpoints(self.out)[self.config.keep_last:]: shutil.rmtree(old, ignore_errors=True)
+
+# %% ../nbs/08_training.ipynb #acbdecf6
+class _RunFolder:
+    "A part of `Trainer`: the run folder's files (config, vocabulary, final model, samples, logs)."
+    def _save_final(self, status: str):
+        "The run folder's model.safetensors, vocab.json and config.json (with checksums), and loss.png."
+        save_run(self.out, self.generator(), self.vocab, self.config.to_dict(), {"status": status, "steps_done": self.step,
+                 "seconds": round(self.seconds, 1), "data": self.data.source, "processes": self.world})
+        plot_losses(self.out / "logs" / "train.csv", self.out / "loss.png")
+
+    def _final_model_ok(self) -> bool:
+        "Does the run folder hold a model.safetensors that matches its checksum in config.json (a run saved before checksums: one that exists)?"
+        try:
+            config = read_run_config(self.out)
+            if "sha256" not in config: return (self.out / WEIGHTS_FILE).is_file()
+            check_digests(self.out, config["sha256"], str(self.out))
+            return True
+        except InputError: return False
+
+    def _already_finished(self) -> dict:
+        "Resuming a finished run trains and rewrites nothing; only a missing or damaged model.safetensors is written again from its checkpoint."
+        if self.rank == 0 and not self._final_model_ok():
+            self._save_final("finished")
+            self.log(f"{self.out / WEIGHTS_FILE} was missing or damaged: written again from the verified checkpoint {self.last_checkpoint.name}")
+        self.log(f"the run in {self.out} has already finished ({self.step} of {self.config.total_steps} steps): nothing to train")
+        return {"status": "finished", "why": None, "step": self.step, "total_steps": self.config.total_steps, "seconds": self.seconds,
+                "run_dir": str(self.out), "processes": self.world}
+
+    def _prepare_folder(self):
+        "Create the run folder, drop leftovers of a killed checkpoint write, write config.json and vocab.json (or check them), open the logs."
+        c = self.config
+        self.out.mkdir(parents=True, exist_ok=True)
+        for junk in (self.out / "checkpoint").glob(".step-*"): shutil.rmtree(junk, ignore_errors=True)   # left by a killed write
+        if not (self.out / CONFIG_FILE).exists():                          # config.json first: from now on the folder says it is a run
+            atomic_write_text(self.out / CONFIG_FILE, json.dumps(run_config(self.model, c.to_dict(), {"status": "training", "steps_done": 0}),
+                                                                 ensure_ascii=False, indent=1) + "\n")
+            self.vocab.save(self.out / VOCAB_FILE)
+        else:
+            saved, built = read_run_config(self.out).get("model"), run_config(self.model)["model"]
+            if saved != built:
+                raise InputError(f"{self.out / CONFIG_FILE}: its model differs from the one its own training settings build ({_difference(saved, built)}); "
+                                 "the file was edited, or written by another version of t2i-course")
+            if not (self.out / VOCAB_FILE).is_file(): self.vocab.save(self.out / VOCAB_FILE)   # killed between the two writes
+        self._open_logs()
+
+    def save_samples(self, prompts=None, n: int = 2) -> Path:
+        "A captioned grid of `n` samples for each prompt (the world's prompts, or the first training captions) in samples/."
+        from t2i_course.pipeline import TextToImage
+        world = SAMPLE_PROMPTS + (TWO_OBJECT_PROMPTS if self.config.two_objects else ())
+        prompts = list(prompts or (world if self.data.source == "world" else self.data.captions[:8]))
+        model = self.generator()
+        with evaluating(model, self.model, self.ema, self.attr_head), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            imgs = TextToImage(model, self.vocab, config={}).generate(prompts, n=n, seed=0)
+        path = self.out / "samples" / f"step-{self.step:07d}.png"
+        show_images(imgs, [p if k == 0 else "" for p in prompts for k in range(n)], ncols=2 * n if len(prompts) > 4 else n * len(prompts),
+                    path=path, title=f"step {self.step}", show=False)
+        return path
+
+    def _open_logs(self):
+        "logs/train.csv (rows after the resumed step dropped) and TensorBoard event files."
+        logs = self.out / "logs"; logs.mkdir(parents=True, exist_ok=True)
+        path = logs / "train.csv"
+        rows = []
+        if path.exists():
+            with open(path, newline="", encoding="utf-8") as f: rows = [r for r in csv.DictReader(f) if r.get("step", "").isdigit() and int(r["step"]) <= self.step]
+        buf = io.StringIO(); w = csv.DictWriter(buf, LOG_COLUMNS); w.writeheader(); w.writerows(rows)
+        atomic_write_text(path, buf.getvalue())
+        self._csv = open(path, "a", newline="", encoding="utf-8")
+        self._csv_writer = csv.DictWriter(self._csv, LOG_COLUMNS, extrasaction="ignore")
+        try:
+            from tensorboardX import SummaryWriter
+            self._tb = SummaryWriter(str(logs), purge_step=self.step or None)
+        except ImportError: self._tb = None
+
+    def _log_row(self, phase: str, losses: dict):
+        self._csv_writer.writerow({"step": self.step, "phase": phase, "seconds": round(self.seconds, 2), **{k: f"{v:.6g}" for k, v in losses.items()}})
+        self._csv.flush()
+        if self._tb is not None:
+            for k, v in losses.items(): self._tb.add_scalar(f"{phase}/{k}", v, self.step)
+
+    def _close_logs(self):
+        if getattr(self, "_csv", None): self._csv.close(); self._csv = None
+        if getattr(self, "_tb", None) is not None: self._tb.close(); self._tb = None
+
+# %% ../nbs/08_training.ipynb #27fc9bf8
+class _Loop:
+    "A part of `Trainer`: the training loop, with its lock, time box, signals and NaN checks."
     def run(self) -> dict:
         """Train to the end (or until `minutes` are up, Ctrl-C or SIGTERM: then save and stop); write the run folder; return a summary
         whose 'why' says what stopped it early ('time', 'interrupted', 'terminated'). One process at a time writes a run folder."""
@@ -679,104 +726,73 @@ class Trainer:
         return {"status": status, "why": stop["why"], "step": self.step, "total_steps": total, "seconds": self.seconds, "run_dir": str(self.out),
                 "processes": self.world}
 
-    def _save_final(self, status: str):
-        "The run folder's model.safetensors, vocab.json and config.json (with checksums), and loss.png."
-        save_run(self.out, self.generator(), self.vocab, self.config.to_dict(), {"status": status, "steps_done": self.step,
-                 "seconds": round(self.seconds, 1), "data": self.data.source, "processes": self.world})
-        plot_losses(self.out / "logs" / "train.csv", self.out / "loss.png")
+# %% ../nbs/08_training.ipynb #fb5a59cd
+class Trainer(_Loop, _Steps, _Checkpoints, _RunFolder):
+    "The whole pipeline in one loop: text CNN on the named slots, CVAE, then VAE-GAN with an auxiliary classifier; a run folder out."
+    def __init__(self, config: TrainConfig | None, out, *, resume: bool = False, minutes: float | None = None, device: str | None = None,
+                 show_progress: bool = True, log=print, data: TrainData | None = None):
+        self.out, self.log, self.show_progress = Path(out), log, show_progress
+        if minutes is not None and (not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or not minutes > 0):
+            raise InputError(f"minutes must be a number > 0, got {minutes!r}")
+        self.minutes = minutes
+        self.rank, self.world, self.device = _dist_setup(device)          # several processes: torchrun sets WORLD_SIZE
+        if self.rank: self.log, self.show_progress = (lambda *a, **k: None), False   # rank 0 alone talks and writes
+        self.resumed = resume
+        if resume: config = self._resumed_config(config)
+        else: self._check_new_folder()
+        if not isinstance(config, TrainConfig): raise InputError(f"config must be a TrainConfig, got {type(config).__name__}")
+        if self.device.type == "cpu": torch.set_num_threads(_threads(config.threads))
+        self.data = data if data is not None else load_training_data(config)   # `data`: already loaded (benchmarks)
+        tokens = [tokenize(c) for c in self.data.captions]
+        empty = [i for i, t in enumerate(tokens) if not t]
+        if empty:
+            raise InputError(f"caption {empty[0]} of {self.data.source} ({self.data.captions[empty[0]]!r:.40}) has no words"
+                             + (f" (and {len(empty) - 1} more)" if len(empty) > 1 else "") + "; every training caption needs at least one word")
+        slots, self.targets = self.data.slots, None
+        objects = max((len(x["objects"]) for x in slots), default=1) if slots is not None else 1   # 1, or 2 with two-object captions
+        if slots is not None:
+            self.targets = caption_targets(slots, objects).to(self.device)                                          # the text head's
+        self.aux_targets = caption_targets(slots, objects, "reading").to(self.device) if objects == 2 else self.targets  # the aux classifier's
+        k, lay = config.decoder_objects, self.data.layout
+        self.layout = tuple(v[:, :k].to(self.device) for v in lay) if k and lay is not None else None   # where the slots' objects are
+        if k and lay is None: self.log(f"no object layout is known for {self.data.source}: the decoder's object slots learn their places from the images alone")
+        if self.targets is None and config.text_steps:
+            self.log(f"no named slots are known for {self.data.source}: skipping the text phase ({config.text_steps} steps)")
+            config = replace(config, text_steps=0)
+        self.config = c = config
+        self.vocab = Vocab.load(self.out / VOCAB_FILE) if resume and (self.out / VOCAB_FILE).is_file() else Vocab.build(tokens)
+        embedding = None
+        if c.word2vec:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")                                                   # words below min_count get a random init
+                embedding = embedding_matrix(self.vocab, train_word2vec(tokens, dim=c.embed_dim, seed=c.seed), seed=c.seed)[0]
+        set_seed(c.seed)
+        cuda = self.device.type == "cuda"
+        self.lazy = cuda and c.fast                        # losses are read back every log_every steps, not after each step (no host sync)
+        self.graphed = cuda and c.fast and self.world == 1  # each phase's whole step in one CUDA graph (chapter 08a)
+        self.bf16, self.channels_last = c.fast and c.bf16, c.fast and c.channels_last
+        if cuda: torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = torch.backends.cudnn.benchmark = c.fast
+        check_model_size(lambda: build_model(c, self.vocab, aux=self.targets is not None, aux_objects=objects), "these training settings")
+        self.model = build_model(c, self.vocab, aux=self.targets is not None, embedding=embedding, aux_objects=objects).to(self.device)
+        if self.channels_last: self.model.to(memory_format=torch.channels_last)
+        self.attr_head = AttributeHead(c.text_dim, objects).to(self.device)
+        self.ids = _encode(tokens, self.vocab, self.model.cvae.text_encoder).to(self.device)      # (N, T), cut and padded for the text CNN
+        self.images = self.data.images.to(self.device)                                          # the whole dataset stays on the device
+        self.ema = copy.deepcopy(self.model.cvae).requires_grad_(False)                          # the generator that gets saved
+        cv = self.model.cvae
+        self.opt_text = torch.optim.Adam([*cv.text_encoder.parameters(), *self.attr_head.parameters()], lr=c.lr_text)
+        self.opt_cvae = torch.optim.Adam([*cv.encoder.parameters(), *cv.prior.parameters(), *cv.decoder.parameters(),
+                                          *cv.text_encoder.parameters()], lr=c.lr_cvae)
+        self.wrong = mismatched_indices(self.data.slots if self.data.slots is not None else self.data.captions, generator=c.seed).to(self.device)  # (N,)
+        self.batches = torch.Generator().manual_seed(c.seed)                                     # batch order: part of every checkpoint
+        self.step, self.seconds, self.phase, self.last_checkpoint, self._graph = 0, 0.0, None, None, None
+        if self.world > 1:
+            torch.manual_seed(c.seed + 7919 * self.rank)                  # the same weights everywhere, each rank its own noise
+            for o in self.optimizers.values(): o.register_step_pre_hook(_average_grads)
+        if resume: self._restore()
+        for o in self.optimizers.values(): graph_ready(o, self.device, on=self.graphed)   # also undoes a checkpoint made the other way
 
-    def _final_model_ok(self) -> bool:
-        "Does the run folder hold a model.safetensors that matches its checksum in config.json (a run saved before checksums: one that exists)?"
-        try:
-            config = read_run_config(self.out)
-            if "sha256" not in config: return (self.out / WEIGHTS_FILE).is_file()
-            check_digests(self.out, config["sha256"], str(self.out))
-            return True
-        except InputError: return False
-
-    def _already_finished(self) -> dict:
-        "Resuming a finished run trains and rewrites nothing; only a missing or damaged model.safetensors is written again from its checkpoint."
-        if self.rank == 0 and not self._final_model_ok():
-            self._save_final("finished")
-            self.log(f"{self.out / WEIGHTS_FILE} was missing or damaged: written again from the verified checkpoint {self.last_checkpoint.name}")
-        self.log(f"the run in {self.out} has already finished ({self.step} of {self.config.total_steps} steps): nothing to train")
-        return {"status": "finished", "why": None, "step": self.step, "total_steps": self.config.total_steps, "seconds": self.seconds,
-                "run_dir": str(self.out), "processes": self.world}
-
-    def _prepare_folder(self):
-        "Create the run folder, drop leftovers of a killed checkpoint write, write config.json and vocab.json (or check them), open the logs."
-        c = self.config
-        self.out.mkdir(parents=True, exist_ok=True)
-        for junk in (self.out / "checkpoint").glob(".step-*"): shutil.rmtree(junk, ignore_errors=True)   # left by a killed write
-        if not (self.out / CONFIG_FILE).exists():                          # config.json first: from now on the folder says it is a run
-            atomic_write_text(self.out / CONFIG_FILE, json.dumps(run_config(self.model, c.to_dict(), {"status": "training", "steps_done": 0}),
-                                                                 ensure_ascii=False, indent=1) + "\n")
-            self.vocab.save(self.out / VOCAB_FILE)
-        else:
-            saved, built = read_run_config(self.out).get("model"), run_config(self.model)["model"]
-            if saved != built:
-                raise InputError(f"{self.out / CONFIG_FILE}: its model differs from the one its own training settings build ({_difference(saved, built)}); "
-                                 "the file was edited, or written by another version of t2i-course")
-            if not (self.out / VOCAB_FILE).is_file(): self.vocab.save(self.out / VOCAB_FILE)   # killed between the two writes
-        self._open_logs()
-
-    # ---- files: checkpoints, samples, logs ---------------------------------------------------
-    def save_checkpoint(self):
-        "Write checkpoint/step-NNNNNNN atomically and keep the newest `keep_last`; a failed write keeps the previous one."
-        folder = self.out / "checkpoint" / f"step-{self.step:07d}"
-        rng, error = self._rng(), None                                         # every rank takes part in gathering the RNG states
-        if self.rank == 0:
-            discard_damaged(folder, "checkpoint")                        # a damaged one that resume skipped is written anew
-            try: write_checkpoint(folder, self.step, self.modules, self.optimizers, rng, {"phase": self.phase, "seconds": self.seconds})
-            except OSError as e: error = e.strerror or str(e)
-        if self.world > 1 and _all_ranks([float(error is not None)], "max")[0]: error = error or "rank 0 could not write it"
-        if error is not None:
-            prev = self.last_checkpoint.name if self.last_checkpoint else "none"
-            raise TrainingStopped(f"could not write checkpoint {folder.name}: {error}; the previous checkpoint ({prev}) is intact")
-        self.last_checkpoint = folder
-        if self.rank == 0:
-            for old in checkpoints(self.out)[self.config.keep_last:]: shutil.rmtree(old, ignore_errors=True)
-
-    def save_samples(self, prompts=None, n: int = 2) -> Path:
-        "A captioned grid of `n` samples for each prompt (the world's prompts, or the first training captions) in samples/."
-        from t2i_course.pipeline import TextToImage
-        world = SAMPLE_PROMPTS + (TWO_OBJECT_PROMPTS if self.config.two_objects else ())
-        prompts = list(prompts or (world if self.data.source == "world" else self.data.captions[:8]))
-        model = self.generator()
-        with evaluating(model, self.model, self.ema, self.attr_head), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            imgs = TextToImage(model, self.vocab, config={}).generate(prompts, n=n, seed=0)
-        path = self.out / "samples" / f"step-{self.step:07d}.png"
-        show_images(imgs, [p if k == 0 else "" for p in prompts for k in range(n)], ncols=2 * n if len(prompts) > 4 else n * len(prompts),
-                    path=path, title=f"step {self.step}", show=False)
-        return path
-
-    def _open_logs(self):
-        "logs/train.csv (rows after the resumed step dropped) and TensorBoard event files."
-        logs = self.out / "logs"; logs.mkdir(parents=True, exist_ok=True)
-        path = logs / "train.csv"
-        rows = []
-        if path.exists():
-            with open(path, newline="", encoding="utf-8") as f: rows = [r for r in csv.DictReader(f) if r.get("step", "").isdigit() and int(r["step"]) <= self.step]
-        buf = io.StringIO(); w = csv.DictWriter(buf, LOG_COLUMNS); w.writeheader(); w.writerows(rows)
-        atomic_write_text(path, buf.getvalue())
-        self._csv = open(path, "a", newline="", encoding="utf-8")
-        self._csv_writer = csv.DictWriter(self._csv, LOG_COLUMNS, extrasaction="ignore")
-        try:
-            from tensorboardX import SummaryWriter
-            self._tb = SummaryWriter(str(logs), purge_step=self.step or None)
-        except ImportError: self._tb = None
-
-    def _log_row(self, phase: str, losses: dict):
-        self._csv_writer.writerow({"step": self.step, "phase": phase, "seconds": round(self.seconds, 2), **{k: f"{v:.6g}" for k, v in losses.items()}})
-        self._csv.flush()
-        if self._tb is not None:
-            for k, v in losses.items(): self._tb.add_scalar(f"{phase}/{k}", v, self.step)
-
-    def _close_logs(self):
-        if getattr(self, "_csv", None): self._csv.close(); self._csv = None
-        if getattr(self, "_tb", None) is not None: self._tb.close(); self._tb = None
-
+# %% ../nbs/08_training.ipynb #71b39de9
 def _difference(a, b, where: str = "model") -> str:
     "Where two JSON values first differ, as 'model.vae.hidden is [..] in the file, [..] here'."
     if isinstance(a, dict) and isinstance(b, dict):
@@ -805,7 +821,7 @@ def plot_losses(csv_path, png_path=None):
         if ph == "cvae": ax.set_yscale("log")
     fig.tight_layout()
     if png_path is not None:
-        atomic_write_bytes(Path(png_path), _fig_png(fig))
+        atomic_write_bytes(Path(png_path), figure_png(fig))
     return fig
 
 def train(config: TrainConfig | str = "cpu", out="runs/cpu", *, resume: bool = False, minutes: float | None = None,

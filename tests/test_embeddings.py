@@ -1,4 +1,4 @@
-"""Word embeddings (t2i_course.embeddings): skip-gram maths, determinism, word2vec files, nn.Embedding init, bad input.
+"""Word embeddings (t2i_course.embeddings): skip-gram maths, count-based vectors (PPMI-SVD, GloVe), determinism, word2vec files, nn.Embedding init, bad input.
 
 Run against the installed package: `pytest tests/test_embeddings.py -q`.
 """
@@ -15,9 +15,10 @@ import pytest
 import torch
 
 from t2i_course.core import InputError
-from t2i_course.embeddings import (EmbeddingReport, MissingVectorsWarning, SkipGramNS, WordVectors, check_corpus,
-                                   embedding_matrix, load_vectors, neighbour_overlap, noise_distribution, save_vectors,
-                                   skipgram_pairs, train_skipgram, train_word2vec)
+from t2i_course.embeddings import (Cooccurrence, EmbeddingReport, MissingVectorsWarning, SkipGramNS, WordVectors, check_corpus,
+                                   cooccurrence, embedding_matrix, glove_vectors, load_vectors, neighbour_overlap,
+                                   noise_distribution, ppmi, ppmi_svd_vectors, save_vectors, skipgram_pairs, train_skipgram,
+                                   train_word2vec)
 from t2i_course.text import Vocab
 
 COLOURS, SHAPES, PLACES = ["red", "blue", "green"], ["cube", "ball"], ["here", "there"]
@@ -269,6 +270,85 @@ def test_neighbour_overlap(w2v):
     with pytest.raises(InputError, match="k must be an integer in 1..1"): neighbour_overlap(a, c, ["x"], k=2)
     with pytest.raises(InputError, match="no words to compare"): neighbour_overlap(a, b, [], k=1)
     with pytest.raises(InputError, match="not one str"): neighbour_overlap(a, b, "x", k=1)
+
+
+# ---------------------------------------------------------------- count-based vectors
+
+def test_cooccurrence_counts_the_skipgram_pairs(toy_vocab):
+    cooc = cooccurrence(TOY, window=2)
+    assert isinstance(cooc, Cooccurrence) and cooc.window == 2 and set(cooc.words) == set(toy_vocab.itos[2:])
+    assert cooc.counts.sum() == len(skipgram_pairs(TOY, toy_vocab, window=2)[0])
+    assert np.array_equal(cooc.counts, cooc.counts.T)
+    i = {w: k for k, w in enumerate(cooc.words)}
+    assert cooc.counts[i["red"], i["the"]] == 4 * 20           # "the red": 2 shapes x 2 places, 20 copies
+    assert cooc.counts[i["red"], i["here"]] == 0               # 3 positions apart: outside the window
+    assert cooc.counts[i["red"], i["blue"]] == 0               # never in one caption
+    with pytest.raises(InputError, match="the corpus is empty"): cooccurrence([[]])
+    with pytest.raises(InputError, match="window must be a positive integer"): cooccurrence(TOY, window=0)
+    with pytest.raises(InputError, match="no .centre, context. pairs"): cooccurrence([["red"], ["cube"]])
+
+
+def test_ppmi_is_non_negative_zero_where_never_seen_and_matches_the_formula():
+    x = cooccurrence(TOY, window=2).counts
+    m = ppmi(x)
+    assert m.shape == x.shape and (m >= 0).all() and (m[x == 0] == 0).all()
+    n, ctx = x.sum(), x.sum(0) ** 0.75
+    i, j = np.argwhere(x > 0)[0]
+    pmi = math.log((x[i, j] / n) / (x[i].sum() / n * ctx[j] / ctx.sum()))
+    assert m[i, j] == pytest.approx(max(pmi, 0.0), rel=1e-12)
+    plain = ppmi(x, alpha=1.0)                                  # no smoothing: the textbook PMI
+    assert plain[i, j] == pytest.approx(max(math.log(x[i, j] * n / (x[i].sum() * x[:, j].sum())), 0.0), rel=1e-12)
+    shifted = ppmi(x, shift=5.0)
+    assert (shifted <= m).all() and np.allclose(shifted, np.maximum(m - math.log(5.0), 0.0) * (m > 0))
+    with pytest.raises(InputError, match="square table"): ppmi(np.ones((2, 3)))
+    with pytest.raises(InputError, match="square table"): ppmi(-np.ones((2, 2)))
+    with pytest.raises(InputError, match="alpha and shift must be positive"): ppmi(x, shift=0)
+
+
+def _nearest_are_the_families(vectors):
+    return all({n for n, _ in vectors.most_similar(w, len(fam) - 1)} == set(fam) - {w}
+               for fam in (COLOURS, SHAPES, PLACES) for w in fam)
+
+
+def test_ppmi_svd_finds_the_families_of_a_toy_corpus():
+    vectors = ppmi_svd_vectors(cooccurrence(TOY, window=2), dim=4)
+    assert isinstance(vectors, WordVectors) and vectors.dim == 4
+    assert _nearest_are_the_families(vectors)
+    again = ppmi_svd_vectors(cooccurrence(TOY, window=2), dim=4)
+    assert np.array_equal(again.matrix, vectors.matrix)
+    with pytest.raises(InputError, match="the SVD has only that many directions"): ppmi_svd_vectors(cooccurrence(TOY), dim=99)
+    with pytest.raises(InputError, match="takes a Cooccurrence"): ppmi_svd_vectors(TOY)
+
+
+# Families told apart by how often they meet two context words (not only by which pairs never occur: GloVe skips zero cells).
+PAINT_FORM = ([[c, "paint"] for c in COLOURS] * 60 + [[c, "form"] for c in COLOURS] * 6
+              + [[s, "form"] for s in ["cube", "ball", "cone"]] * 60 + [[s, "paint"] for s in ["cube", "ball", "cone"]] * 6)
+
+
+def test_glove_loss_decreases_finds_the_families_and_is_deterministic():
+    cooc = cooccurrence(PAINT_FORM, window=1)
+    losses = []
+    vectors = glove_vectors(cooc, dim=8, epochs=300, seed=0, show_progress=False, losses=losses)
+    assert len(losses) == 300 and losses[-1] < 1e-3 * losses[0]
+    assert all(b <= a * (1 + 1e-9) for a, b in zip(losses[50:], losses[51:]))   # past the first steps, J only goes down
+    objects = COLOURS + ["cube", "ball", "cone"]
+    for fam in (COLOURS, ["cube", "ball", "cone"]):
+        for w in fam: assert {n for n, _ in vectors.most_similar(w, 2, among=objects)} == set(fam) - {w}
+    assert np.array_equal(glove_vectors(cooc, dim=8, epochs=300, seed=0, show_progress=False).matrix, vectors.matrix)
+    assert not np.array_equal(glove_vectors(cooc, dim=8, epochs=300, seed=1, show_progress=False).matrix, vectors.matrix)
+    w_only = glove_vectors(cooc, dim=8, epochs=300, seed=0, show_progress=False, add_context=False)
+    assert w_only.words == vectors.words and not np.array_equal(w_only.matrix, vectors.matrix)
+
+
+def test_glove_leaves_global_state_alone_and_rejects_bad_arguments():
+    cooc = cooccurrence(TOY, window=2)
+    threads, state = torch.get_num_threads(), torch.random.get_rng_state()
+    glove_vectors(cooc, dim=4, epochs=2, show_progress=False)
+    assert torch.get_num_threads() == threads and torch.equal(torch.random.get_rng_state(), state)
+    for kw, message in [(dict(dim=0), "dim must be a positive integer"), (dict(epochs=0), "epochs must be a positive integer"),
+                        (dict(seed=-1), "seed must be a non-negative integer"), (dict(lr=0.0), "lr and x_max must be positive")]:
+        with pytest.raises(InputError, match=message): glove_vectors(cooc, show_progress=False, **kw)
+    with pytest.raises(InputError, match="takes a Cooccurrence"): glove_vectors(cooc.counts)
 
 
 # ---------------------------------------------------------------- files

@@ -49,6 +49,8 @@ def test_config_round_trips_through_to_dict():
     (dict(vocab_size=30, dropout=1.0), "dropout"),
     (dict(vocab_size=30, dropout=-0.1), "dropout"),
     (dict(vocab_size=30, pad_id=30), "pad_id"),
+    (dict(vocab_size=30, pool="avg"), "pool must be one of 'max', 'mean'"),
+    (dict(vocab_size=30, pool=None), "pool"),
 ])
 def test_config_rejects_bad_values(kw, msg):
     with pytest.raises(InputError, match=msg): TextCNNConfig(**kw)
@@ -56,6 +58,13 @@ def test_config_rejects_bad_values(kw, msg):
 
 def test_config_accepts_a_single_width():
     assert TextCNNConfig(vocab_size=30, widths=3).widths == (3,)
+
+
+def test_config_from_before_pool_existed_pools_with_max():
+    d = TextCNNConfig(vocab_size=30, pool="mean").to_dict()
+    assert d["pool"] == "mean" and TextCNNConfig(**d).pool == "mean"
+    del d["pool"]
+    assert TextCNNConfig(**d).pool == "max"
 
 
 # ---------------------------------------------------------------- shapes, padding, truncation
@@ -71,9 +80,10 @@ def test_shapes_for_widths_and_lengths(widths, T):
     assert [tuple(h.shape) for h in cnn.feature_maps(ids)] == [(3, 5, T_used - w + 1) for w in widths]
 
 
+@pytest.mark.parametrize("pool", ["max", "mean"])
 @pytest.mark.parametrize("L", [1, 2, 3, 4, 5, 9])
-def test_padding_does_not_change_the_vector(L):
-    cnn = make(widths=(1, 2, 3, 4))
+def test_padding_does_not_change_the_vector(L, pool):
+    cnn = make(widths=(1, 2, 3, 4), pool=pool)
     ids = torch.randint(2, 30, (1, L))
     ref = cnn(ids)
     for extra in (1, 3, 20):
@@ -91,10 +101,37 @@ def test_padding_invariance_inside_a_batch():
     torch.testing.assert_close(out[1:2], cnn(long), atol=1e-5, rtol=0)
 
 
-def test_all_padding_row_is_finite():
-    cnn = make()
+@pytest.mark.parametrize("pool", ["max", "mean"])
+def test_all_padding_row_is_finite(pool):
+    cnn = make(pool=pool)
     out = cnn(torch.zeros(2, 6, dtype=torch.long))
     assert torch.isfinite(out).all()
+
+
+def test_mean_pool_averages_the_windows_inside_the_caption():
+    cnn = make(widths=(1, 3), channels=5, pool="mean")
+    ids = torch.tensor([[4, 5, 6, 7, 0, 0, 0], [8, 9, 0, 0, 0, 0, 0]])      # 4 and 2 real tokens
+    e = cnn.embed(ids).transpose(1, 2)                                    # (B, E, T)
+    want = []
+    for b, L in enumerate((4, 2)):
+        feats = []
+        for w, conv in zip((1, 3), cnn.convs):
+            h = torch.relu(conv(e[b:b + 1]))[0]                           # (C, T-w+1)
+            feats.append(h[:, :max(L - w + 1, 1)].mean(1))                # a caption shorter than w keeps its first window
+        want.append(torch.cat(feats))
+    torch.testing.assert_close(cnn.pooled(ids), torch.stack(want), atol=1e-5, rtol=0)
+    maxed = make(widths=(1, 3), channels=5)
+    assert (maxed.pooled(ids) >= cnn.pooled(ids) - 1e-6).all()            # a mean never exceeds the max
+
+
+def test_mean_pool_trains_and_has_gradients():
+    cnn = make(pool="mean", channels=8)
+    model = CaptionAttributeModel(cnn)
+    ids, y = torch.randint(2, 30, (16, 6)), torch.zeros(16, 5, dtype=torch.long)
+    ids[:, 4:] = 0                                                        # padding at the end
+    hist = train_attribute_model(model, ids, y, steps=5, batch_size=8, show_progress=False)
+    assert all(torch.isfinite(torch.tensor(hist["loss"])))
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in cnn.convs.parameters())
 
 
 def test_truncation_at_max_len():
