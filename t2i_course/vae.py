@@ -21,11 +21,6 @@ __all__ = ['SLOT_SIGMA', 'LAYOUT_WEIGHT', 'reparameterize', 'kl_divergence', 're
            'CVAEOutput', 'ConditionalVAE']
 
 # %% ../nbs/05_vae.ipynb #36dc8965
-def _noise(like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    "Standard normal noise shaped like `like`; drawn from `generator` (on the generator's device) when one is given."
-    if generator is None: return torch.randn_like(like)
-    return torch.randn(like.shape, generator=generator, device=generator.device, dtype=like.dtype).to(like.device)
-
 def reparameterize(mu: torch.Tensor,       # (B, Z) mean of q
                    logvar: torch.Tensor,   # (B, Z) log variance of q
                    generator: torch.Generator | None = None,  # for reproducible noise
@@ -33,6 +28,11 @@ def reparameterize(mu: torch.Tensor,       # (B, Z) mean of q
     "z = mu + sigma * eps with eps ~ N(0, I): a sample of N(mu, sigma^2) that gradients flow through."
     if mu.shape != logvar.shape: raise InputError(f"mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} differ in shape")
     return mu + torch.exp(0.5 * logvar) * _noise(mu, generator)          # (B, Z)
+
+def _noise(like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    "Standard normal noise shaped like `like`; drawn from `generator` (on the generator's device) when one is given."
+    if generator is None: return torch.randn_like(like)
+    return torch.randn(like.shape, generator=generator, device=generator.device, dtype=like.dtype).to(like.device)
 
 # %% ../nbs/05_vae.ipynb #fd9c93ac
 def kl_divergence(mu: torch.Tensor,                       # (B, Z) posterior mean
@@ -62,8 +62,6 @@ def reconstruction_loss(x_hat: torch.Tensor,  # (B, C, H, W) decoder output
     return err.flatten(1).sum(1)                                         # (B,)
 
 # %% ../nbs/05_vae.ipynb #d27ac4a1
-def _is_int(v) -> bool: return isinstance(v, Integral) and not isinstance(v, bool)
-
 @dataclass
 class VAEConfig:
     "Hyper-parameters of the conv VAEs; stored in every checkpoint so the model can be rebuilt."
@@ -106,18 +104,9 @@ class VAEConfig:
         if unknown: raise InputError(f"unknown VAEConfig keys {sorted(unknown)}")
         return cls(**d)
 
+def _is_int(v) -> bool: return isinstance(v, Integral) and not isinstance(v, bool)
+
 # %% ../nbs/05_vae.ipynb #20adbd9a
-def _cond_dim(cond_dim) -> int:
-    if not _is_int(cond_dim) or cond_dim < 0: raise InputError(f"cond_dim must be an integer >= 0, got {cond_dim!r}")
-    return int(cond_dim)
-
-def _check_cond(t: torch.Tensor | None, cond_dim: int, batch: int, who: str):
-    "InputError unless t is None for an unconditional module, or a (batch, cond_dim) tensor for a conditional one."
-    if cond_dim == 0:
-        if t is not None: raise InputError(f"{who} was built with cond_dim=0 but got a condition t")
-    elif t is None: raise InputError(f"{who} was built with cond_dim={cond_dim}; pass the sentence vector t ({batch}, {cond_dim})")
-    elif tuple(t.shape) != (batch, cond_dim): raise InputError(f"{who}: t must be ({batch}, {cond_dim}), got {tuple(t.shape)}")
-
 class ConvEncoder(nn.Module):
     "q(z | x [, t]): images (B, C, H, W) [and a condition t (B, cond_dim)] -> (mu, logvar), each (B, Z)."
     def __init__(self, config: VAEConfig, cond_dim: int = 0):
@@ -137,6 +126,17 @@ class ConvEncoder(nn.Module):
         if t is not None: h = torch.cat([h, t], dim=1)                   # (B, C'*4*4 + cond_dim)
         mu, logvar = self.head(h).chunk(2, dim=1)                        # (B, Z), (B, Z)
         return mu, logvar
+
+def _cond_dim(cond_dim) -> int:
+    if not _is_int(cond_dim) or cond_dim < 0: raise InputError(f"cond_dim must be an integer >= 0, got {cond_dim!r}")
+    return int(cond_dim)
+
+def _check_cond(t: torch.Tensor | None, cond_dim: int, batch: int, who: str):
+    "InputError unless t is None for an unconditional module, or a (batch, cond_dim) tensor for a conditional one."
+    if cond_dim == 0:
+        if t is not None: raise InputError(f"{who} was built with cond_dim=0 but got a condition t")
+    elif t is None: raise InputError(f"{who} was built with cond_dim={cond_dim}; pass the sentence vector t ({batch}, {cond_dim})")
+    elif tuple(t.shape) != (batch, cond_dim): raise InputError(f"{who}: t must be ({batch}, {cond_dim}), got {tuple(t.shape)}")
 
 # %% ../nbs/05_vae.ipynb #88d9961f
 SLOT_SIGMA = 0.15   # width of an object slot's blob on the 4x4 map, in image widths (a cell is 0.25; an object 0.1 to 0.3)
@@ -205,15 +205,6 @@ def _loss_terms(x_hat, x, mu, logvar, mu_p=None, logvar_p=None, beta: float = 1.
     kl = kl_divergence(mu, logvar, mu_p, logvar_p).mean()
     return {"total": recon + beta * kl, "recon": recon, "kl": kl}
 
-def _check_n(n) -> int:
-    if not _is_int(n) or n < 1: raise InputError(f"n (samples per caption) must be a positive integer, got {n!r}")
-    return int(n)
-
-def _check_text_encoder(config: VAEConfig, text_encoder: nn.Module):
-    out_dim = getattr(getattr(text_encoder, "config", None), "out_dim", config.text_dim)
-    if out_dim != config.text_dim:
-        raise InputError(f"the text encoder gives {out_dim}-d vectors but VAEConfig.text_dim is {config.text_dim}")
-
 # %% ../nbs/05_vae.ipynb #d7910ebe
 class SeedVAE(nn.Module):
     "The seed article's model: caption ids -> text encoder -> (mu, logvar) -> z -> decoder -> image; no image encoder."
@@ -240,6 +231,15 @@ class SeedVAE(nn.Module):
     def sample(self, ids: torch.Tensor, n: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
         "n images per caption (B*n, C, H, W), each caption's n next to each other; call .eval() first."
         return self(ids.repeat_interleave(_check_n(n), dim=0), generator).x_hat
+
+def _check_n(n) -> int:
+    if not _is_int(n) or n < 1: raise InputError(f"n (samples per caption) must be a positive integer, got {n!r}")
+    return int(n)
+
+def _check_text_encoder(config: VAEConfig, text_encoder: nn.Module):
+    out_dim = getattr(getattr(text_encoder, "config", None), "out_dim", config.text_dim)
+    if out_dim != config.text_dim:
+        raise InputError(f"the text encoder gives {out_dim}-d vectors but VAEConfig.text_dim is {config.text_dim}")
 
 # %% ../nbs/05_vae.ipynb #f160b59a
 def train_vae(model: nn.Module,          # a SeedVAE or ConditionalVAE (anything with .training_loss(x, ids, beta))
