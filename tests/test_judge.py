@@ -13,6 +13,7 @@ from t2i_course.data import RELATIONS, Scene, SceneObject, render, sample_scenes
 from t2i_course.evaluate import (Judge, JudgeConfig, canonical_order, confusion_matrix, judge_accuracy, judge_data,
                                  load_judge, load_or_train_judge, save_judge, scene_labels, train_judge)
 import t2i_course.evaluate as ev
+import t2i_course.judges as judges_module   # where load_or_train_judge looks up train_judge
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # see conftest.py
 
@@ -113,7 +114,7 @@ def test_cache_second_call_loads(monkeypatch, tmp_path):
     folders = list((tmp_path / "judges").iterdir())
     assert len(folders) == 1 and (folders[0] / "model.safetensors").is_file()
     def no_training(*a, **k): raise AssertionError("trained again instead of loading the cache")
-    monkeypatch.setattr(ev, "train_judge", no_training)
+    monkeypatch.setattr(judges_module, "train_judge", no_training)
     j2 = load_or_train_judge(32, show_progress=False)
     assert j2.report["steps"] == 3
     x = torch.randn(2, 3, 32, 32)
