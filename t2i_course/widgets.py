@@ -248,8 +248,56 @@ def _message(text: str) -> str:
     "The message line's HTML: `text` (escaped) in red, or an empty line."
     return f"<div class='t2i-message' style='color:#a40000'>{html.escape(text)}</div>" if text else "<div class='t2i-message'></div>"
 
+# %% ../nbs/11_latent_explorer.ipynb #025b3da9
+class _Interpolation:
+    "A part of `LatentExplorer`: caption B and the interpolation between the two captions' sentence vectors."
+    def set_caption_b(self, text: str) -> bool:
+        "Caption B of the interpolation; False, with a message, if it cannot be used."
+        view = self._view(self.caption_b, text)
+        if view is None: return False
+        self.view_b, self.named_b = view, named_slots(text)
+        self.interpolate()
+        return True
+
+    def interpolate(self, a: float | None = None) -> np.ndarray:
+        "Samples at a (0 = caption A, 1 = caption B; default: the slider): t = (1-a) t_A + a t_B, z = mu_p(t) + sigma_p(t) * eps."
+        if a is not None:
+            if not isinstance(a, Real) or not 0 <= a <= 1: raise InputError(f"a must be a number in [0, 1], got {a!r}")
+            self._set(self.mix, float(a))
+        if self.view is None or self.view_b is None: return None             # a caption is missing: the message line says why
+        a = self.mix.value
+        t = (1 - a) * self.view.t + a * self.view_b.t                        # (1, text_dim)
+        with evaluating(self.t2i.model): mu_p, logvar_p = self.t2i.model.cvae.prior(t)   # (1, Z) each
+        self.mix_images = decode(self.t2i, mu_p + torch.exp(0.5 * logvar_p) * self.view.eps, t)   # (n, H, W, 3)
+        self.mix_image.value = grid_png(self.mix_images)
+        named, which = (self.named, "A") if a < 0.5 else (self.named_b, "B")
+        self.mix_reading.value = f"<small>对照说明 {which}</small>" + judge_table(self.judge.read(fit_images(self.mix_images)), named)
+        return self.mix_images
+
+# %% ../nbs/11_latent_explorer.ipynb #8f36188d
+class _LatentMapView:
+    "A part of `LatentExplorer`: the map of real images' posterior means, coloured by an attribute, and the picked point."
+    def color_by(self, attribute: str) -> bytes:
+        "Colour the map by a true attribute of the images: color, shape, size, material or position."
+        if attribute not in ATTRIBUTES: raise InputError(f"unknown attribute {attribute!r}; allowed: {', '.join(ATTRIBUTES)}")
+        self._set(self.attribute, attribute)
+        if attribute not in self._pictures: self._pictures[attribute] = map_picture(self.map, attribute)
+        self.pick(self.point.value)
+        return bytes(self.map_image.value)
+
+    def pick(self, i: int) -> np.ndarray:
+        "Pick map point i: ring it, show the real image and its reconstruction (decoded posterior mean) with the judge's reading."
+        if not isinstance(i, Integral) or not 0 <= i < len(self.map.captions): raise InputError(f"point must be in 0..{len(self.map.captions) - 1}, got {i!r}")
+        self._set(self.point, int(i))
+        self.map_image.value = map_png(*self._pictures[self.attribute.value], pick=int(i))
+        pair = np.stack([self.map.images[i], decode(self.t2i, self.map.mu[i:i + 1], self.map.t[i:i + 1])[0]])   # (2, H, W, 3)
+        self.pick_image.value = grid_png(pair, ncols=2, numbers=False)
+        self.pick_info.value = (f"<div>#{i}: {self.map.captions[i]}</div><small>左：真实图像（real）；右：重建（reconstruction）</small>"
+                                + judge_table(self.judge.read(fit_images(pair)), self.map.truth[i], labels=["真实", "重建"], what="图像的真实属性"))
+        return pair
+
 # %% ../nbs/11_latent_explorer.ipynb #93f92b5e
-class LatentExplorer:
+class LatentExplorer(_Interpolation, _LatentMapView):
     "An ipywidgets app over a TextToImage: samples with sliders along the prior's main directions, interpolation between two captions, a map of real images, the judge's live reading."
     def __init__(self, t2i: TextToImage, caption: str = "一个红色的球体", caption_b: str = "a blue cube", *, n: int = 8, n_sliders: int = 4,
                  seed: int = 0, judge: Judge | None = None, lmap: LatentMap | None = None, n_map: int = 300):
@@ -336,48 +384,6 @@ class LatentExplorer:
         self.timings.append(1000 * (time.perf_counter() - t0))
         self.status.value = f"<small>上一次更新 {self.timings[-1]:.0f} ms（解码 + 裁判 + PNG）</small>"
         return png
-
-    def set_caption_b(self, text: str) -> bool:
-        "Caption B of the interpolation; False, with a message, if it cannot be used."
-        view = self._view(self.caption_b, text)
-        if view is None: return False
-        self.view_b, self.named_b = view, named_slots(text)
-        self.interpolate()
-        return True
-
-    def interpolate(self, a: float | None = None) -> np.ndarray:
-        "Samples at a (0 = caption A, 1 = caption B; default: the slider): t = (1-a) t_A + a t_B, z = mu_p(t) + sigma_p(t) * eps."
-        if a is not None:
-            if not isinstance(a, Real) or not 0 <= a <= 1: raise InputError(f"a must be a number in [0, 1], got {a!r}")
-            self._set(self.mix, float(a))
-        if self.view is None or self.view_b is None: return None             # a caption is missing: the message line says why
-        a = self.mix.value
-        t = (1 - a) * self.view.t + a * self.view_b.t                        # (1, text_dim)
-        with evaluating(self.t2i.model): mu_p, logvar_p = self.t2i.model.cvae.prior(t)   # (1, Z) each
-        self.mix_images = decode(self.t2i, mu_p + torch.exp(0.5 * logvar_p) * self.view.eps, t)   # (n, H, W, 3)
-        self.mix_image.value = grid_png(self.mix_images)
-        named, which = (self.named, "A") if a < 0.5 else (self.named_b, "B")
-        self.mix_reading.value = f"<small>对照说明 {which}</small>" + judge_table(self.judge.read(fit_images(self.mix_images)), named)
-        return self.mix_images
-
-    def color_by(self, attribute: str) -> bytes:
-        "Colour the map by a true attribute of the images: color, shape, size, material or position."
-        if attribute not in ATTRIBUTES: raise InputError(f"unknown attribute {attribute!r}; allowed: {', '.join(ATTRIBUTES)}")
-        self._set(self.attribute, attribute)
-        if attribute not in self._pictures: self._pictures[attribute] = map_picture(self.map, attribute)
-        self.pick(self.point.value)
-        return bytes(self.map_image.value)
-
-    def pick(self, i: int) -> np.ndarray:
-        "Pick map point i: ring it, show the real image and its reconstruction (decoded posterior mean) with the judge's reading."
-        if not isinstance(i, Integral) or not 0 <= i < len(self.map.captions): raise InputError(f"point must be in 0..{len(self.map.captions) - 1}, got {i!r}")
-        self._set(self.point, int(i))
-        self.map_image.value = map_png(*self._pictures[self.attribute.value], pick=int(i))
-        pair = np.stack([self.map.images[i], decode(self.t2i, self.map.mu[i:i + 1], self.map.t[i:i + 1])[0]])   # (2, H, W, 3)
-        self.pick_image.value = grid_png(pair, ncols=2, numbers=False)
-        self.pick_info.value = (f"<div>#{i}: {self.map.captions[i]}</div><small>左：真实图像（real）；右：重建（reconstruction）</small>"
-                                + judge_table(self.judge.read(fit_images(pair)), self.map.truth[i], labels=["真实", "重建"], what="图像的真实属性"))
-        return pair
 
     def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
 
