@@ -1,6 +1,8 @@
 """Write chapter references in the notebooks' prose one way: "第 7 章" (no leading zero), linked to the notebook the first time a cell names it.
 
     python tools/link_chapters.py nbs/03_word_embeddings.ipynb ...   (no argument: every chapter in nbs/; not index.ipynb, whose links would break in README.md)
+
+Then run `nbdev_clean`: the notebooks are written as JSON, not in nbdev_clean's exact layout.
 """
 import re, sys
 from pathlib import Path
