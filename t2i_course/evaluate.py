@@ -58,19 +58,6 @@ _all_ = ["CaptionSet", "CAPTION_SETS", "caption_sets", "generate_images", "read_
          "dual_cache_key", "load_or_train_dual", "bleu", "back_translation_scores", "back_translation",
          "discriminator_accuracy"]
 
-# %% ../nbs/10c_report.ipynb #d6dd13d9
-# Names this module imported before the chapter was split; kept so that old `from t2i_course.evaluate import ...` lines work.
-import hashlib
-import json
-from dataclasses import asdict, dataclass
-from torch import nn
-from .core import cache_dir, evaluating, set_seed
-from .files import atomic_dir, check_digests, check_finite, discard_damaged, file_digests
-from .data import INVERSE_RELATION, RELATIONS, Scene, caption_from_slots, make_dataset, reading_order, sample_scenes
-from .text import Vocab
-from .text_cnn import TextCNN, TextCNNConfig
-from .discriminator import mismatched_indices
-
 # %% ../nbs/10c_report.ipynb #20af2c8e
 METRICS_FORMAT, METRICS_FORMAT_VERSION = FOLDER_KINDS["eval"].format, 1
 ONE_OBJECT_SETS = ("in_distribution", "heldout_pairs", "paraphrase", "zh", "en")
