@@ -12,7 +12,8 @@ import torch
 
 
 # %% auto #0
-__all__ = ['matmul_ceiling', 'count_flops', 'count_ops', 'time_calls', 'set_lr', 'graph_ready', 'CapturedStep']
+__all__ = ['matmul_ceiling', 'count_flops', 'count_ops', 'time_calls', 'set_lr', 'graph_ready', 'CapturedStep',
+           'StaticAuxClassifier', 'capturable']
 
 # %% ../nbs/08a_speed.ipynb #951d0ccd
 def matmul_ceiling(device="cpu", dtype=torch.bfloat16, n: int | None = None, reps: int | None = None) -> float:
@@ -111,3 +112,24 @@ class CapturedStep:
         self.graph, self.out = graph, out
         graph.replay()                                                   # the captured step itself
         return out
+
+# %% ../nbs/08a_speed.ipynb #06c630b4
+import torch.nn.functional as F
+
+from .text_cnn import SLOT_NAMES
+from .vaegan import VAEGAN, AuxClassifier
+
+class StaticAuxClassifier(AuxClassifier):
+    "An `AuxClassifier` whose loss has no data-dependent shape or branch, so a CUDA graph can hold it; the same value."
+    def loss(self, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        total = h.new_zeros(())
+        for j, logits in enumerate(self(h)):
+            named = targets[:, j] > 0                                              # (B,)
+            ce = F.cross_entropy(logits, targets[:, j], reduction="none")          # (B,) rows of class 0 are masked out below
+            total = total + (ce * named).sum() / named.sum().clamp(min=1)
+        return total / len(SLOT_NAMES)
+
+def capturable(model: VAEGAN) -> VAEGAN:
+    "Make `vaegan_update(model, ...)` capturable: its aux classifier (if any) becomes a `StaticAuxClassifier`, with the same parameters."
+    if model.aux is not None: model.aux.__class__ = StaticAuxClassifier      # no new weights: only the loss method changes
+    return model

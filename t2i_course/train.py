@@ -31,9 +31,10 @@ from .embeddings import embedding_matrix, train_word2vec
 from .pipeline import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, _encode, read_run_config, run_config, save_run
 from .text import Vocab, tokenize
 from .text_cnn import AttributeHead, TextCNN, TextCNNConfig, attribute_loss, caption_targets
-from .vae import LAYOUT_WEIGHT, ConditionalVAE, VAEConfig
-from .speed import CapturedStep, graph_ready, set_lr
+from .vae import ConditionalVAE, VAEConfig
+from .speed import CapturedStep, capturable, graph_ready, set_lr
 from .vaegan import VAEGAN, VAEGANConfig, vaegan_update
+from .slots import LAYOUT_WEIGHT, layout_reconstruct, slot_cvae_loss
 
 # %% auto #0
 __all__ = ['PHASES', 'MAX_STEPS', 'PRESETS', 'CKPT_FORMAT', 'CKPT_FORMAT_VERSION', 'CKPT_FILES', 'LOG_COLUMNS', 'SAMPLE_PROMPTS',
@@ -66,8 +67,8 @@ class TrainConfig:
     text_channels: int = 64        # filters per width in the text CNNs
     z_dim: int = 16
     vae_hidden: tuple[int, ...] = (32, 64, 128)
-    vae_refine: int = 1            # 3x3 convolutions after each up-sampling step of the decoder (chapter 05's VAEConfig.refine)
-    decoder_objects: int = 0       # object slots in the decoder, 0, 1 or 2 (chapter 05's VAEConfig.objects); their centres learn the
+    vae_refine: int = 1            # 3x3 convolutions after each up-sampling step of the decoder (`VAEConfig.refine`, chapter 05)
+    decoder_objects: int = 0       # object slots in the decoder, 0, 1 or 2 (`VAEConfig.objects`, chapter 08b); their centres learn the
                                    # objects' true layout where the data knows it (the world, CLEVR)
     disc_hidden: tuple[int, ...] = (32, 64, 128)
     lr_text: float = 3e-3
@@ -466,11 +467,13 @@ class _Steps:
             if self.channels_last: x = x.contiguous(memory_format=torch.channels_last)
             layout = tuple(v[b] for v in self.layout) if self.layout is not None else None   # (B, K, 2), (B, K)
             if phase == "cvae":
-                l = self.model.cvae.training_loss(x, ids, beta=c.beta, layout=layout, layout_weight=self.model.config.layout_weight)
+                l = (self.model.cvae.training_loss(x, ids, beta=c.beta) if layout is None      # object slots: + their layout loss
+                     else slot_cvae_loss(self.model.cvae, x, ids, layout, beta=c.beta, layout_weight=self.model.config.layout_weight))
                 self.opt_cvae.zero_grad(set_to_none=True); l["total"].backward(); self.opt_cvae.step()
                 return {"loss": l["total"].detach(), **{k: l[k].detach() for k in ("recon", "kl", "layout") if k in l}}
             targets = self.aux_targets[b] if self.aux_targets is not None else None
-            return vaegan_update(self.model, x, ids, self.ids[self.wrong[b]], targets=targets, static=self.graphed, layout=layout)
+            rec = layout_reconstruct(layout, self.model.config.layout_weight) if layout is not None else None
+            return vaegan_update(self.model, x, ids, self.ids[self.wrong[b]], targets=targets, reconstruct=rec)
 
     @torch.no_grad()
     def _update_ema(self):
@@ -791,6 +794,7 @@ class Trainer(_Loop, _Steps, _Checkpoints, _RunFolder):
             for o in self.optimizers.values(): o.register_step_pre_hook(_average_grads)
         if resume: self._restore()
         for o in self.optimizers.values(): graph_ready(o, self.device, on=self.graphed)   # also undoes a checkpoint made the other way
+        if self.graphed: capturable(self.model)                                            # no data-dependent shapes in the step
 
 # %% ../nbs/08_training.ipynb #71b39de9
 def _difference(a, b, where: str = "model") -> str:

@@ -16,9 +16,8 @@ from torch import nn
 from .core import InputError, progress, set_seed
 
 # %% auto #0
-__all__ = ['SLOT_SIGMA', 'LAYOUT_WEIGHT', 'reparameterize', 'kl_divergence', 'reconstruction_loss', 'VAEConfig', 'ConvEncoder',
-           'place_slots', 'layout_loss', 'ConvDecoder', 'VAEOutput', 'SeedVAE', 'train_vae', 'ConditionalPrior',
-           'CVAEOutput', 'ConditionalVAE']
+__all__ = ['reparameterize', 'kl_divergence', 'reconstruction_loss', 'VAEConfig', 'ConvEncoder', 'ConvDecoder', 'VAEOutput',
+           'SeedVAE', 'train_vae', 'ConditionalPrior', 'CVAEOutput', 'ConditionalVAE']
 
 # %% ../nbs/05_vae.ipynb #36dc8965
 def reparameterize(mu: torch.Tensor,       # (B, Z) mean of q
@@ -70,8 +69,9 @@ class VAEConfig:
     hidden: tuple[int, ...] = (32, 64, 128)  # channels of the stride-2 stages; the last repeats until the map is 4x4
     z_dim: int = 16                          # Z: latent size
     text_dim: int = 64                       # size of the sentence vector t (the text encoder's out_dim)
-    refine: int = 0                          # decoder: 3x3 convolutions after each up-sampling step (0: the plain decoder of this chapter)
-    objects: int = 0                         # decoder: object slots, 0, 1 or 2 (0: the plain decoder; see "object slots" below)
+    refine: int = 0                          # decoder: 3x3 convolutions after each up-sampling step (see "refine" below)
+    objects: int = 0                         # decoder: object slots, 0, 1 or 2 (0: this chapter's decoder; `ConditionalVAE` builds the
+                                             # decoder with slots of the binding chapter, `t2i_course.slots`, for 1 or 2)
 
     def __post_init__(self):
         s = self.image_size
@@ -139,25 +139,6 @@ def _check_cond(t: torch.Tensor | None, cond_dim: int, batch: int, who: str):
     elif tuple(t.shape) != (batch, cond_dim): raise InputError(f"{who}: t must be ({batch}, {cond_dim}), got {tuple(t.shape)}")
 
 # %% ../nbs/05_vae.ipynb #88d9961f
-SLOT_SIGMA = 0.15   # width of an object slot's blob on the 4x4 map, in image widths (a cell is 0.25; an object 0.1 to 0.3)
-
-def place_slots(look: torch.Tensor,   # (B, K, C) what each slot draws: a feature vector
-                xy: torch.Tensor,     # (B, K, 2) where: centres (x, y) in [0, 1], y pointing down
-                size: int = 4, sigma: float = SLOT_SIGMA) -> torch.Tensor:
-    "A feature map (B, C, size, size): each slot's vector spread as a Gaussian blob around its centre, summed over the slots."
-    g = (torch.arange(size, device=xy.device, dtype=xy.dtype) + 0.5) / size      # (size,) cell centres in [0, 1]
-    dx = g.view(1, 1, 1, size) - xy[..., 0, None, None]                          # (B, K, 1, size)
-    dy = g.view(1, 1, size, 1) - xy[..., 1, None, None]                          # (B, K, size, 1)
-    blob = torch.exp(-(dx ** 2 + dy ** 2) / (2 * sigma ** 2))                     # (B, K, size, size)
-    return torch.einsum("bkhw,bkc->bchw", blob, look.to(blob.dtype))
-
-def layout_loss(xy: torch.Tensor,      # (B, K, 2) predicted slot centres
-                target: torch.Tensor,  # (B, K, 2) the objects' true centres (`data.object_layout`)
-                mask: torch.Tensor,    # (B, K) 1 where the caption names an object in that slot
-                ) -> torch.Tensor:
-    "Mean squared distance (in image widths) between slot centres and true centres, over the slots `mask` marks; no data-dependent shapes."
-    return ((xy.float() - target).pow(2).sum(-1) * mask).sum() / mask.sum().clamp(min=1)
-
 class ConvDecoder(nn.Module):
     "p(x | z [, t]): latents (B, Z) [and a condition t (B, cond_dim)] -> images (B, C, H, W) in [-1, 1]."
     def __init__(self, config: VAEConfig, cond_dim: int = 0):
@@ -171,27 +152,16 @@ class ConvDecoder(nn.Module):
                                                  *[m for _ in range(r) for m in (nn.LeakyReLU(0.2), nn.Conv2d(b, b, 3, padding=1))])
                                    for a, b in zip(chans, outs)])
         if r: self.ups.append(nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(chans[-1], config.channels, 3, padding=1)))   # to RGB
-        self.objects = config.objects if cond_dim else 0                  # object slots draw from the condition t
-        if self.objects:
-            self.slot_where = nn.Sequential(nn.Linear(config.z_dim + cond_dim, 128), nn.LeakyReLU(0.2),
-                                            nn.Linear(128, self.objects * 2))   # where each named object is, from [z, t]
-            self.slot_looks = nn.ModuleList([nn.Linear(cond_dim, self.objects * c) for c in chans[:2]])   # what it looks like, from t:
-                                                                                # one vector per feature map it is drawn on (4x4 and 8x8)
 
-    def forward(self, z: torch.Tensor, t: torch.Tensor | None = None, return_layout: bool = False):
-        "Images (B, C, H, W); with `return_layout`, also the slot centres (B, K, 2) (None without object slots)."
+    def inputs(self, z: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
+        "[z, t] (B, Z + cond_dim), or z alone without a condition, after checking both shapes."
         if z.dim() != 2 or z.shape[1] != self.config.z_dim: raise InputError(f"expected z (B, {self.config.z_dim}), got {tuple(z.shape)}")
-        _check_cond(t, self.cond_dim, z.shape[0], "ConvDecoder")
-        if t is not None: z = torch.cat([z, t], dim=1)                   # (B, Z + cond_dim)
-        B, xy = z.shape[0], None
-        h = self.fc(z).view(B, -1, 4, 4)                                 # (B, C', 4, 4)
-        if self.objects: xy = torch.sigmoid(self.slot_where(z)).view(B, self.objects, 2)   # (B, K, 2) centres in [0, 1]
-        for i, up in enumerate(self.ups):
-            if self.objects and i < len(self.slot_looks):                # each object's look, put where it is, on this map
-                h = h + place_slots(self.slot_looks[i](t).view(B, self.objects, -1), xy, size=h.shape[-1])
-            h = up(h)                                                    # twice the size (or, last, the RGB image)
-        x = torch.tanh(h)                                                # (B, C, H, W)
-        return (x, xy) if return_layout else x
+        _check_cond(t, self.cond_dim, z.shape[0], type(self).__name__)
+        return z if t is None else torch.cat([z, t], dim=1)
+
+    def forward(self, z: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.fc(self.inputs(z, t)).view(z.shape[0], -1, 4, 4)       # (B, C', 4, 4)
+        return torch.tanh(self.ups(h))                                   # (B, C, H, W): each stage doubles the size
 
 # %% ../nbs/05_vae.ipynb #e1e6fc83
 class VAEOutput(NamedTuple):
@@ -286,11 +256,14 @@ class CVAEOutput(NamedTuple):
     logvar: torch.Tensor    # (B, Z)
     mu_p: torch.Tensor      # (B, Z) prior p(z|t)
     logvar_p: torch.Tensor  # (B, Z)
-    layout: torch.Tensor | None = None   # (B, K, 2) the decoder's slot centres (a decoder with object slots), else None
-
-LAYOUT_WEIGHT = 1000.0  # weight of `layout_loss`: a centre one pixel of a 32x32 image off (1/32) costs about 1, a summed pixel error's unit
 
 # %% ../nbs/05_vae.ipynb #ed1d9dab
+def _decoder(config: VAEConfig, cond_dim: int) -> nn.Module:
+    "The CVAE's p(x | z, t): this chapter's ConvDecoder, or for `config.objects` > 0 the decoder with object slots."
+    if not config.objects: return ConvDecoder(config, cond_dim)
+    from t2i_course.slots import SlotDecoder                             # the binding chapter's module, loaded only when asked for
+    return SlotDecoder(config, cond_dim)
+
 class ConditionalVAE(nn.Module):
     "Conditional VAE: encoder q(z|x,t), prior p(z|t), decoder p(x|z,t), with t = text_encoder(ids)."
     def __init__(self, config: VAEConfig, text_encoder: nn.Module):  # text_encoder: ids (B, T) -> (B, text_dim)
@@ -299,27 +272,22 @@ class ConditionalVAE(nn.Module):
         self.config, self.text_encoder = config, text_encoder
         self.encoder = ConvEncoder(config, cond_dim=config.text_dim)
         self.prior = ConditionalPrior(config.text_dim, config.z_dim)
-        self.decoder = ConvDecoder(config, cond_dim=config.text_dim)
+        self.decoder = _decoder(config, cond_dim=config.text_dim)      # ConvDecoder (or, with config.objects, one with object slots)
 
     def forward(self, x: torch.Tensor, ids: torch.Tensor, generator: torch.Generator | None = None) -> CVAEOutput:
         t = self.text_encoder(ids)                                       # (B, text_dim)
         mu, logvar = self.encoder(x, t)                                  # (B, Z) each
         mu_p, logvar_p = self.prior(t)                                   # (B, Z) each
-        x_hat, xy = self.decoder(reparameterize(mu, logvar, generator), t, return_layout=True)   # (B, C, H, W), (B, K, 2) or None
-        return CVAEOutput(x_hat, mu, logvar, mu_p, logvar_p, xy)
+        x_hat = self.decoder(reparameterize(mu, logvar, generator), t)  # (B, C, H, W)
+        return CVAEOutput(x_hat, mu, logvar, mu_p, logvar_p)
 
-    def loss(self, out: CVAEOutput, x: torch.Tensor, beta: float = 1.0, layout=None, layout_weight: float = LAYOUT_WEIGHT) -> dict:
-        """recon + beta * KL(q(z|x,t) || p(z|t)), batch means: dict(total, recon, kl). With object slots and `layout` (true centres (B, K, 2),
-        mask (B, K)): + layout_weight * `layout_loss`, and the dict has 'layout'."""
-        terms = _loss_terms(out.x_hat, x, out.mu, out.logvar, out.mu_p, out.logvar_p, beta)
-        if layout is not None and out.layout is not None:
-            terms["layout"] = layout_loss(out.layout, *layout)
-            terms["total"] = terms["total"] + layout_weight * terms["layout"]
-        return terms
+    def loss(self, out: CVAEOutput, x: torch.Tensor, beta: float = 1.0) -> dict:
+        "recon + beta * KL(q(z|x,t) || p(z|t)), batch means: dict(total, recon, kl)."
+        return _loss_terms(out.x_hat, x, out.mu, out.logvar, out.mu_p, out.logvar_p, beta)
 
-    def training_loss(self, x: torch.Tensor, ids: torch.Tensor, beta: float = 1.0, layout=None, layout_weight: float = LAYOUT_WEIGHT) -> dict:
-        "`loss` of one batch of images x (B, C, H, W) in [-1, 1] and their caption ids (B, T) [and the objects' layout]."
-        return self.loss(self(x, ids), x, beta, layout, layout_weight)
+    def training_loss(self, x: torch.Tensor, ids: torch.Tensor, beta: float = 1.0) -> dict:
+        "`loss` of one batch of images x (B, C, H, W) in [-1, 1] and their caption ids (B, T)."
+        return self.loss(self(x, ids), x, beta)
 
     @torch.no_grad()
     def sample(self, ids: torch.Tensor, n: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from .core import InputError, progress, set_seed
 from .data import to_float
 from .discriminator import Discriminator, discriminator_loss, generator_loss, mismatched_indices
-from .vae import LAYOUT_WEIGHT, ConditionalVAE, kl_divergence, layout_loss, reconstruction_loss, reparameterize
+from .vae import ConditionalVAE, kl_divergence, reconstruction_loss, reparameterize
 
 # %% auto #0
 __all__ = ['SYSTEM_PARTS', 'MAX_MODEL_IMAGE_SIZE', 'feature_reconstruction_loss', 'VAEGANConfig', 'AuxClassifier', 'VAEGAN',
@@ -39,11 +39,11 @@ class VAEGANConfig:
     lr: float = 5e-4           # Adam learning rate of the encoder and the decoder
     lr_dis: float = 5e-4       # Adam learning rate of the discriminator (and its text encoder)
     betas: tuple[float, float] = (0.5, 0.999)
-    aux: bool = False          # add an auxiliary classifier (TAC-GAN) that reads the caption's named slots from images (chapter 08)
+    aux: bool = False          # add an auxiliary classifier (TAC-GAN) that reads the caption's named slots from images (below)
     aux_weight: float = 1.0    # weight of its cross-entropy on real images in the discriminator's loss
     aux_gen_weight: float = 20.0  # weight of its cross-entropy on generated images in the decoder's loss
     aux_objects: int = 1       # objects its heads read: 1 (five slots), or 2 (both objects and their relation, `slot_classes(2)`)
-    layout_weight: float = LAYOUT_WEIGHT   # weight of `layout_loss` (decoders with object slots, given the objects' layout)
+    layout_weight: float = 1000.0  # weight of the layout loss of a decoder with object slots (`t2i_course.slots`); unused otherwise
 
     def to_dict(self) -> dict: return {**asdict(self), "betas": list(self.betas)}
 
@@ -61,17 +61,13 @@ class AuxClassifier(nn.Module):
     def forward(self, h: torch.Tensor) -> list[torch.Tensor]:
         return list(self.linear(h.flatten(1)).split(self.sizes, dim=1))   # [(B, K_head)] in the order of `self.classes`
 
-    def loss(self, h: torch.Tensor, targets: torch.Tensor, static: bool = False) -> torch.Tensor:
+    def loss(self, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Cross-entropy on the slots each caption names (targets (B, heads) from `caption_targets`, 0 = not named): each head's mean over
-        the captions that name it, summed, over 5 (one object's slots), so object B and the relation add to what one object weighs.
-        `static`: the same value without data-dependent shapes or branches (a mask instead of `logits[named]`), so a CUDA graph can hold it."""
+        the captions that name it, summed, over 5 (one object's slots), so object B and the relation add to what one object weighs."""
         total = h.new_zeros(())
         for j, logits in enumerate(self(h)):
             named = targets[:, j] > 0
-            if static:
-                ce = F.cross_entropy(logits, targets[:, j], reduction="none")                  # (B,) class 0 rows count 0 below
-                total = total + (ce * named).sum() / named.sum().clamp(min=1)
-            elif named.any(): total = total + F.cross_entropy(logits[named], targets[named, j])
+            if named.any(): total = total + F.cross_entropy(logits[named], targets[named, j])
         return total / len(SLOT_NAMES)
 
 class VAEGAN(nn.Module):
@@ -101,18 +97,17 @@ class VAEGAN(nn.Module):
 def vaegan_update(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: torch.Tensor,
                   generator: torch.Generator | None = None,
                   targets: torch.Tensor | None = None,   # (B, heads) `caption_targets(.., order="reading")`, for a model with an aux classifier
-                  static: bool = False,                  # no data-dependent branch or shape anywhere (chapter 08a: a CUDA graph can hold it)
-                  layout=None,                           # (centres (B, K, 2), mask (B, K)) `object_layout`, for a decoder with object slots
+                  reconstruct=None,                      # (decoder, z, t) -> (images, extra loss, {name: value}); None: decoder(z, t)
                   ) -> dict[str, torch.Tensor]:
-    "One VAE-GAN training step on images x (B, C, H, W) in [-1, 1], caption ids (B, T) and wrong-caption ids (B, T); losses as detached 0-d tensors."
+    """One VAE-GAN training step on images x (B, C, H, W) in [-1, 1], caption ids (B, T) and wrong-caption ids (B, T); losses as detached
+    0-d tensors. `reconstruct` lets a decoder that learns more than images add its own loss term to the encoder's and the decoder's."""
     c, cvae, disc, aux = model.config, model.cvae, model.disc, model.aux
     if aux is not None and targets is None: raise InputError("this VAEGAN has an auxiliary classifier: pass targets=caption_targets(slots)")
     t = cvae.text_encoder(ids)                                             # (B, text_dim)
     mu, logvar = cvae.encoder(x, t)                                        # (B, Z) each
     mu_p, logvar_p = cvae.prior(t)                                         # (B, Z) each
-    x_rec, xy = cvae.decoder(reparameterize(mu, logvar, generator), t, return_layout=True)   # (B, C, H, W) reconstructions
-    use_layout = layout is not None and xy is not None                     # object slots: their centres should sit on the objects
-    l_layout = layout_loss(xy, *layout) if use_layout else x.new_zeros(())
+    z = reparameterize(mu, logvar, generator)                              # (B, Z) from the posterior
+    x_rec, l_extra, extra = reconstruct(cvae.decoder, z, t) if reconstruct is not None else (cvae.decoder(z, t), 0.0, {})   # (B, C, H, W)
     x_pri = cvae.decoder(reparameterize(mu_p, logvar_p, generator), t)     # (B, C, H, W) samples from the prior
     # 1. discriminator: real/right, real/wrong, fake/right (fakes detached)
     td, td_wrong = model.disc_text(ids), model.disc_text(wrong_ids)        # (B, text_dim) each
@@ -120,7 +115,7 @@ def vaegan_update(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: 
     fakes = torch.cat([x_rec, x_pri]).detach()                             # (2B, C, H, W)
     rr, rw, fr = disc.head(h, td), disc.head(h, td_wrong), disc(fakes, td.repeat(2, 1))
     loss_dis = discriminator_loss(rr, rw, fr)
-    if aux is not None: loss_dis = loss_dis + c.aux_weight * aux.loss(h, targets, static)   # read the named slots of real images
+    if aux is not None: loss_dis = loss_dis + c.aux_weight * aux.loss(h, targets)   # read the named slots of real images
     model.opt_dis.zero_grad(set_to_none=True); loss_dis.backward(); model.opt_dis.step()
     # 2. encoder and decoder, with the discriminator fixed
     frozen = [*disc.parameters(), *(aux.parameters() if aux is not None else ())]
@@ -135,11 +130,11 @@ def vaegan_update(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: 
         l_pixel = reconstruction_loss(x_rec, x).mean()
         td = td.detach()
         l_gan = 0.5 * (generator_loss(disc.head(h_rec, td)) + generator_loss(disc.head(h_pri, td)))
-        l_aux = 0.5 * (aux.loss(h_rec, targets, static) + aux.loss(h_pri, targets, static)) if aux is not None else x.new_zeros(())
+        l_aux = 0.5 * (aux.loss(h_rec, targets) + aux.loss(h_pri, targets)) if aux is not None else x.new_zeros(())
     finally:
         for p in frozen: p.requires_grad_(True)                            # even if something above failed
-    loss_enc = c.beta * l_prior + l_llike + c.pixel * l_pixel + c.layout_weight * l_layout
-    loss_dec = c.gamma * l_llike + c.adversarial * l_gan + c.pixel * l_pixel + c.aux_gen_weight * l_aux + c.layout_weight * l_layout
+    loss_enc = c.beta * l_prior + l_llike + c.pixel * l_pixel + l_extra
+    loss_dec = c.gamma * l_llike + c.adversarial * l_gan + c.pixel * l_pixel + c.aux_gen_weight * l_aux + l_extra
     enc_params = [p for g in model.opt_enc.param_groups for p in g["params"] if p.requires_grad]   # a frozen text encoder is left out
     dec_params = [p for g in model.opt_dec.param_groups for p in g["params"] if p.requires_grad]
     model.opt_enc.zero_grad(set_to_none=True); model.opt_dec.zero_grad(set_to_none=True)
@@ -148,12 +143,12 @@ def vaegan_update(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: 
     model.opt_enc.step(); model.opt_dec.step()
     acc_rr, acc_rw, acc_fr = (rr > 0).float().mean(), (rw < 0).float().mean(), (fr < 0).float().mean()
     out = dict(dis=loss_dis, kl=l_prior, llike=l_llike, pixel=l_pixel, gan=l_gan, aux=l_aux, d_real_right=acc_rr, d_real_wrong=acc_rw, d_fake_right=acc_fr)
-    return {k: v.detach() for k, v in {**out, **({"layout": l_layout} if use_layout else {})}.items()}
+    return {k: v.detach() for k, v in {**out, **extra}.items()}
 
 def vaegan_step(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: torch.Tensor,
-                generator: torch.Generator | None = None, targets: torch.Tensor | None = None, layout=None) -> dict[str, float]:
+                generator: torch.Generator | None = None, targets: torch.Tensor | None = None, reconstruct=None) -> dict[str, float]:
     "`vaegan_update` with its losses and accuracies as Python floats (one host sync per step: fine on a CPU)."
-    return {k: v.item() for k, v in vaegan_update(model, x, ids, wrong_ids, generator, targets, layout=layout).items()}
+    return {k: v.item() for k, v in vaegan_update(model, x, ids, wrong_ids, generator, targets, reconstruct).items()}
 
 # %% ../nbs/07_vaegan.ipynb #b8e91ec4
 def train_vaegan(model: VAEGAN,

@@ -1,4 +1,4 @@
-"Object slots in the decoder (chapter 05): each named object's look from t, drawn at a centre learnt from the scenes' true layout."
+"Object slots in the decoder (chapter 08b, `t2i_course.slots`): each named object's look from t, drawn at a centre learnt from the scenes' true layout."
 import csv
 import json
 
@@ -12,7 +12,9 @@ from t2i_course.pipeline import _encode
 from t2i_course.text import Vocab, tokenize
 from t2i_course.text_cnn import caption_targets
 from t2i_course.train import Trainer, build_model, load_training_data, preset
-from t2i_course.vae import ConditionalVAE, ConvDecoder, VAEConfig, layout_loss, place_slots
+from t2i_course.slots import LAYOUT_WEIGHT, SlotDecoder, layout_loss, layout_reconstruct, place_slots, slot_cvae_loss
+from t2i_course.speed import capturable
+from t2i_course.vae import ConditionalVAE, ConvDecoder, VAEConfig
 from t2i_course.vaegan import vaegan_step, vaegan_update
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -53,13 +55,26 @@ def test_layout_loss_counts_only_the_named_slots():
 
 
 def test_a_decoder_without_object_slots_is_the_one_it_was():
-    dec = ConvDecoder(VAEConfig(), cond_dim=64)
-    assert dec.objects == 0 and not any(k.startswith("slot_") for k in dec.state_dict())
-    x, xy = dec(torch.randn(2, 16), torch.randn(2, 64), return_layout=True)
-    assert x.shape == (2, 3, 32, 32) and xy is None
-    assert ConvDecoder(VAEConfig(objects=2)).objects == 0                        # no condition, nothing to draw slots from
+    torch.manual_seed(0); plain = ConvDecoder(VAEConfig(), cond_dim=64)
+    torch.manual_seed(0); slotless = SlotDecoder(VAEConfig(), cond_dim=64)
+    assert slotless.objects == 0 and slotless.state_dict().keys() == plain.state_dict().keys()
+    z, t = torch.randn(2, 16), torch.randn(2, 64)
+    x, xy = slotless(z, t, return_layout=True)
+    assert torch.equal(x, plain(z, t)) and xy is None
+    assert SlotDecoder(VAEConfig(objects=2)).objects == 0                        # no condition, nothing to draw slots from
+    with pytest.raises(InputError, match="pass the sentence vector t"): SlotDecoder(VAEConfig(objects=2), cond_dim=64)(z)
     for bad in (3, -1, 1.5, "2", True):
         with pytest.raises(InputError, match="objects .* must be 0, 1 or 2"): VAEConfig(objects=bad)
+
+
+def test_the_cvae_builds_the_slot_decoder_only_when_asked_and_the_same_weights_as_before():
+    from t2i_course.text_cnn import TextCNN, TextCNNConfig
+    te = lambda: TextCNN(TextCNNConfig(vocab_size=20, out_dim=64))
+    assert type(ConditionalVAE(VAEConfig(), te()).decoder) is ConvDecoder
+    torch.manual_seed(0); cvae = ConditionalVAE(VAEConfig(objects=2), te())
+    assert type(cvae.decoder) is SlotDecoder and cvae.decoder.objects == 2
+    keys = set(cvae.decoder.state_dict())
+    assert {"slot_where.0.weight", "slot_where.2.weight", "slot_looks.0.weight", "slot_looks.1.weight"} <= keys   # run folders keep loading
 
 
 def _world(n=256, size=16, seed=0):
@@ -82,13 +97,14 @@ def test_the_layout_loss_teaches_the_slots_where_the_objects_are():
     first = last = None
     for step in range(150):
         b = torch.randint(len(x), (64,), generator=g)
-        l = cvae.training_loss(to_float(x[b]), ids[b], beta=2.0, layout=(xy[b], mask[b]))
+        l = slot_cvae_loss(cvae, to_float(x[b]), ids[b], (xy[b], mask[b]), beta=2.0)
         assert l["total"].item() == pytest.approx(l["recon"].item() + 2.0 * l["kl"].item() + 1000.0 * l["layout"].item(), rel=1e-4)
         opt.zero_grad(); l["total"].backward(); opt.step()
         first = first if first is not None else l["layout"].item()
         last = l["layout"].item()
     assert last < 0.25 * first, (first, last)                                    # the centres moved onto the objects
-    assert "layout" not in cvae.training_loss(to_float(x[:4]), ids[:4])         # no layout given, no term
+    assert "layout" not in cvae.training_loss(to_float(x[:4]), ids[:4])         # the plain loss has no layout term
+    assert LAYOUT_WEIGHT == 1000.0
 
 
 def test_vaegan_update_with_a_layout_static_equals_eager():
@@ -102,9 +118,10 @@ def test_vaegan_update_with_a_layout_static_equals_eager():
     wrong, targets = ids[mismatched_indices(slots, generator=0)], caption_targets(slots, 2, order="reading")
     xf = to_float(x)
     torch.manual_seed(1)
-    la = vaegan_step(models[0], xf, ids, wrong, generator=torch.Generator().manual_seed(1), targets=targets, layout=(xy, mask))
+    la = vaegan_step(models[0], xf, ids, wrong, generator=torch.Generator().manual_seed(1), targets=targets, reconstruct=layout_reconstruct((xy, mask)))
     torch.manual_seed(1)
-    lb = vaegan_update(models[1], xf, ids, wrong, generator=torch.Generator().manual_seed(1), targets=targets, static=True, layout=(xy, mask))
+    lb = vaegan_update(capturable(models[1]), xf, ids, wrong, generator=torch.Generator().manual_seed(1), targets=targets,
+                       reconstruct=layout_reconstruct((xy, mask)))
     assert la["layout"] > 0 and set(la) == set(lb)
     for k in la: assert la[k] == pytest.approx(float(lb[k]), rel=1e-5, abs=1e-6), k
     assert "layout" not in vaegan_step(models[0], xf, ids, wrong, targets=targets)
@@ -138,3 +155,12 @@ def test_decoder_objects_without_a_layout_still_train(tmp_path):
     t = Trainer(preset("tiny", decoder_objects=1, threads=1), tmp_path / "run", show_progress=False, log=said.append, data=data)
     assert t.layout is None and any("no object layout is known" in s for s in said)
     assert t.run()["status"] == "finished"
+
+
+def test_the_slot_losses_say_so_when_the_decoder_has_no_slots():
+    x, captions, slots, xy, mask = _world(16)
+    vocab = Vocab.build([tokenize(c) for c in captions])
+    cvae = build_model(preset("tiny"), vocab, aux=False).cvae
+    ids = _encode([tokenize(c) for c in captions], vocab, cvae.text_encoder)
+    with pytest.raises(InputError, match="object slots"): slot_cvae_loss(cvae, to_float(x), ids, (xy, mask))
+    with pytest.raises(InputError, match="object slots"): layout_reconstruct((xy, mask))(cvae.decoder, torch.zeros(16, cvae.config.z_dim), cvae.text_encoder(ids))

@@ -8,7 +8,7 @@ from torch import nn
 
 from t2i_course.data import make_dataset, to_float, to_tensors
 from t2i_course.discriminator import mismatched_indices
-from t2i_course.speed import CapturedStep, count_flops, graph_ready, matmul_ceiling, set_lr, time_calls
+from t2i_course.speed import CapturedStep, StaticAuxClassifier, capturable, count_flops, graph_ready, matmul_ceiling, set_lr, time_calls
 from t2i_course.text_cnn import caption_targets
 from t2i_course.train import Trainer, TrainingStopped, build_model, checkpoints, preset
 from t2i_course.text import Vocab, tokenize
@@ -34,10 +34,10 @@ def test_static_aux_loss_equals_the_dynamic_one_even_when_a_slot_is_never_named(
     model, x, ids, wrong, targets = small_batch()
     h = model.disc.body(x)
     targets = targets.clone(); targets[:, 3] = 0                     # nobody names this slot in the batch
-    dyn, sta = model.aux.loss(h, targets), model.aux.loss(h, targets, static=True)
+    dyn, sta = model.aux.loss(h, targets), StaticAuxClassifier.loss(model.aux, h, targets)
     assert torch.isclose(dyn, sta, rtol=1e-6, atol=1e-7), (dyn, sta)
     targets[:, :] = 0
-    assert model.aux.loss(h, targets, static=True).item() == 0.0
+    assert StaticAuxClassifier.loss(model.aux, h, targets).item() == 0.0
 
 
 def test_static_update_takes_the_same_step_as_the_eager_one():
@@ -47,7 +47,9 @@ def test_static_update_takes_the_same_step_as_the_eager_one():
     torch.manual_seed(1)                                               # the same dropout masks on both sides
     la = vaegan_step(a, x, ids, wrong, generator=torch.Generator().manual_seed(1), targets=targets)
     torch.manual_seed(1)
-    lb = vaegan_update(b, x, ids, wrong, generator=torch.Generator().manual_seed(1), targets=targets, static=True)
+    assert capturable(b) is b and type(b.aux) is StaticAuxClassifier and type(a.aux) is not StaticAuxClassifier
+    assert b.state_dict().keys() == a.state_dict().keys()                # the same parameters, another loss method
+    lb = vaegan_update(b, x, ids, wrong, generator=torch.Generator().manual_seed(1), targets=targets)
     assert all(isinstance(v, torch.Tensor) and v.dim() == 0 and not v.requires_grad for v in lb.values())
     for k in la: assert la[k] == pytest.approx(float(lb[k]), rel=1e-5, abs=1e-6), k
     for (n, p), q in zip(a.named_parameters(), b.parameters()): assert torch.allclose(p, q, atol=1e-6), n

@@ -10,6 +10,7 @@ from t2i_course.data import Scene, SceneObject, caption_slots, make_dataset
 from t2i_course.evaluate import canonical_order, head_names
 from t2i_course.text_cnn import SLOT_CLASSES, SLOT_NAMES, AttributeHead, attribute_loss, caption_targets, slot_classes
 from t2i_course.train import TWO_OBJECT_PROMPTS, Trainer, load_training_data, preset
+from t2i_course.speed import StaticAuxClassifier
 from t2i_course.vaegan import AuxClassifier, VAEGANConfig, _config_from_dict
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -71,16 +72,16 @@ def test_aux_classifier_for_two_objects_masks_what_no_caption_names():
     h = torch.randn(10, 8, 2, 2)
     mixed = torch.cat([caption_targets(make_dataset(5, size=16, seed=0).slots, 2, "reading"),
                        caption_targets(make_dataset(5, size=16, n_objects=2, seed=0).slots, 2, "reading")])
-    assert torch.isclose(aux.loss(h, mixed), aux.loss(h, mixed, static=True), rtol=1e-6)
+    assert torch.isclose(aux.loss(h, mixed), StaticAuxClassifier.loss(aux, h, mixed), rtol=1e-6)
     one = mixed[:5]                                                                  # one-object captions: B and the relation unnamed
     logits = aux(h[:5])
     expect = sum(F.cross_entropy(logits[j][one[:, j] > 0], one[one[:, j] > 0, j]) for j in range(5) if (one[:, j] > 0).any()) / 5
     assert not (one[:, 5:] > 0).any()
-    assert torch.isclose(aux.loss(h[:5], one), expect) and torch.isclose(aux.loss(h[:5], one, static=True), expect, rtol=1e-6)
+    assert torch.isclose(aux.loss(h[:5], one), expect) and torch.isclose(StaticAuxClassifier.loss(aux, h[:5], one), expect, rtol=1e-6)
     five = AuxClassifier(32)                                                         # one object's loss weighs as much as in a 5-head classifier
     five.linear.weight.data, five.linear.bias.data = aux.linear.weight.data[:sum(five.sizes)], aux.linear.bias.data[:sum(five.sizes)]
     assert torch.isclose(five.loss(h[:5], one[:, :5]), expect)
-    assert aux.loss(h, torch.zeros_like(mixed), static=True).item() == 0.0
+    assert StaticAuxClassifier.loss(aux, h, torch.zeros_like(mixed)).item() == 0.0
 
 
 def test_a_model_config_from_before_two_objects_reads_one_object():
