@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['in_notebook', 'figure_png', 'progress', 'cache_dir']
+__all__ = ['in_notebook', 'figure_png', 'progress', 'course_data_dir', 'cache_dir']
 
 # %% ../nbs/91_plumbing.ipynb #a0a52f26
 def in_notebook() -> bool:
@@ -85,9 +85,16 @@ class progress:
         else: self._handle.update(HTML(html))
 
 # %% ../nbs/91_plumbing.ipynb #e4ea630e
+def course_data_dir() -> Path | None:
+    "The data/ folder of the course checkout this package runs from (an editable install), else None."
+    import t2i_course
+    root = Path(t2i_course.__file__).resolve().parent.parent
+    return root / "data" if (root / "settings.ini").is_file() and (root / "data" / "README.md").is_file() else None
+
 def cache_dir(*parts: str) -> Path:
-    "A writable cache folder: $T2I_COURSE_CACHE, else $XDG_CACHE_HOME/t2i-course or ~/.cache/t2i-course, else the temp dir."
-    cands = [os.environ.get("T2I_COURSE_CACHE"),
+    "A writable cache folder: $T2I_COURSE_CACHE, else the checkout's data/cache, else $XDG_CACHE_HOME/t2i-course or ~/.cache/t2i-course, else the temp dir."
+    data = course_data_dir()
+    cands = [os.environ.get("T2I_COURSE_CACHE"), data and os.path.join(data, "cache"),
              os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "t2i-course"),
              os.path.join(tempfile.gettempdir(), "t2i-course")]
     for c in cands:

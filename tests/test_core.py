@@ -167,5 +167,9 @@ def test_cache_dir_honours_the_environment(tmp_path, monkeypatch):
     assert p == tmp_path / "cache" / "models" / "w2v" and p.is_dir() and os.access(p, os.W_OK)
     assert cache_dir() == tmp_path / "cache"
     monkeypatch.delenv("T2I_COURSE_CACHE")
+    from t2i_course import plumbing
+    if plumbing.course_data_dir() is not None:                         # an editable install in the course checkout: its data/cache
+        assert cache_dir() == plumbing.course_data_dir() / "cache"
+    monkeypatch.setattr(plumbing, "course_data_dir", lambda: None)    # a library installed from a wheel
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache_dir("x") == tmp_path / "xdg" / "t2i-course" / "x"

@@ -883,3 +883,29 @@ def test_unreadable_image_names_the_file(tmp_path):
     (root / "images" / "0001.png").write_bytes(b"not a png at all")
     ds = ImageCaptionFolder(root, size=16)
     with pytest.raises(InputError, match=re.escape(str(root / "images" / "0001.png"))): ds.image(0)
+
+
+# ---------------------------------------------------------------- data/example: the committed folder-format example
+EXAMPLE = Path(__file__).resolve().parent.parent / "data" / "example"
+
+
+def test_the_committed_example_folder_loads_and_its_attributes_match_its_captions():
+    ds = ImageCaptionFolder(EXAMPLE, size=64)
+    assert len(ds) == 12 and ds.image(0).shape == (64, 64, 3) and ds.image(0).dtype == np.uint8
+    langs = Counter(ds.attributes(i)["lang"] for i in range(len(ds)))
+    assert langs["zh"] > 0 and langs["en"] > 0
+    assert {len(ds.attributes(i)["objects"]) for i in range(len(ds))} == {1, 2}
+    for i in range(len(ds)):                                          # every attribute a record names is said in its caption
+        zh = ds.attributes(i)["lang"] == "zh"
+        for obj in ds.attributes(i)["objects"]:
+            for slot, value in obj.items(): assert (ZH[value] if zh else value) in ds.caption(i), (ds.caption(i), slot, value)
+
+
+def test_the_example_folder_is_what_its_tool_makes(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("make_example_data", EXAMPLE.parent.parent / "tools" / "make_example_data.py")
+    tool = importlib.util.module_from_spec(spec); spec.loader.exec_module(tool)
+    tool.main(tmp_path)
+    assert (tmp_path / "captions.jsonl").read_text(encoding="utf-8") == (EXAMPLE / "captions.jsonl").read_text(encoding="utf-8")
+    for f in sorted((EXAMPLE / "images").iterdir()):
+        assert np.array_equal(np.asarray(Image.open(f)), np.asarray(Image.open(tmp_path / "images" / f.name))), f.name

@@ -1,4 +1,4 @@
-"""Small notebook editing helpers (ids, insert, replace, delete), writing the way nbdev_clean does."""
+"""Small notebook editing helpers (ids, insert, replace, delete). Afterwards run `python tools/run_notebooks.py NAME`: it executes the notebook and writes it clean."""
 import json, secrets, sys
 from pathlib import Path
 
