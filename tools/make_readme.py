@@ -6,7 +6,8 @@ writes nothing and exits 1 with a one-line message if README.md is not what it w
 Uses nbconvert's MarkdownExporter (Quarto, which `nbdev_readme` needs, is not required).
 Notebook directives are honoured the way nbdev's docs would: a cell with `#| hide` or
 `#| include: false` is dropped, `#| echo: false` keeps only the outputs, and every other
-`#| ...` line is removed from the code shown.
+`#| ...` line is removed from the code shown. Links are written relative to nbs/ in the notebook
+(`../docs/x.png`, `images/x.svg`) and made relative to the repository root here.
 """
 import argparse
 import copy
@@ -70,6 +71,8 @@ def render(nb_path=NB):
     config.TagRemovePreprocessor.remove_input_tags = {"remove_input"}
     exporter = MarkdownExporter(config=config)
     body, resources = exporter.from_notebook_node(nb, resources={"output_files_dir": FILES_DIR})
+    body = re.sub(r"\]\(\.\./", "](", body)                  # links written for nbs/index.ipynb, made relative to the repo root
+    body = re.sub(r"\]\(images/", "](nbs/images/", body)
     text = HEADER + re.sub(r"\n{3,}", "\n\n", body).strip() + "\n"
     return text, dict(resources.get("outputs", {}))
 
