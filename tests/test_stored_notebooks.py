@@ -36,6 +36,8 @@ def test_the_check_finds_cells_not_run_or_run_out_of_order(tmp_path):
     write = lambda nb: p.write_text(rn.dumps(rn.clean(copy.deepcopy(nb))), encoding="utf-8")
     write(_nb([1, 2, 3])); assert rn.problems(p) == []
     write(_nb([1, None, 2], slow_at=1)); assert rn.problems(p) == []           # a slow cell need not run
+    write(_nb([1, 2, 3], slow_at=1)); assert rn.problems(p) == []              # run with --slow, it counts like any other
+    write(_nb([1, 3, 2], slow_at=1)); assert "not executed top to bottom" in rn.problems(p)[0]
     write(_nb([1, 3, 2])); assert "not executed top to bottom" in rn.problems(p)[0]
     write(_nb([1, None, 3])); assert "no execution count" in rn.problems(p)[0]
     write(_nb([2, 3])); assert "expected 1" in rn.problems(p)[0]
