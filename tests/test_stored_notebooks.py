@@ -27,7 +27,8 @@ def _nb(counts, slow_at=None):
     cells = []
     for i, n in enumerate(counts):
         src = "#| slow\nx = 1" if i == slow_at else f"x = {i}"
-        cells.append({"cell_type": "code", "execution_count": n, "id": f"c{i}", "metadata": {}, "outputs": [], "source": src})
+        cells.append({"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {} if n is None else {rn.RUN: n},
+                      "outputs": [], "source": src})
     return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
@@ -42,5 +43,7 @@ def test_the_check_finds_cells_not_run_or_run_out_of_order(tmp_path):
     write(_nb([1, None, 3])); assert "no execution count" in rn.problems(p)[0]
     write(_nb([2, 3])); assert "expected 1" in rn.problems(p)[0]
     p.write_text(json.dumps(_nb([1, 2])), encoding="utf-8"); assert rn.problems(p) == ["not clean"]
+    dirty = _nb([1, 2]); dirty["cells"][0]["execution_count"] = 1                # what a kernel leaves: nbdev_clean would change it
+    p.write_text(rn.dumps(dirty), encoding="utf-8"); assert rn.problems(p) == ["not clean"]
     big = _nb([1]); big["cells"][0]["outputs"] = [{"name": "stdout", "output_type": "stream", "text": ["x" * 1_000_001]}]
     write(big); assert "over the 1,000,000 limit" in rn.problems(p)[0]

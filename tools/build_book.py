@@ -104,6 +104,7 @@ def build() -> list[Path]:
     for i, (nb, name) in enumerate(zip(nbs, names)):
         for c in nb.cells:
             if c.cell_type == "markdown": c.source = fix_links(c.source)
+            elif "t2i_run" in c.metadata: c.execution_count = c.metadata["t2i_run"]   # "In [n]": the order tools/run_notebooks.py ran it in
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": titles[i]}})
         body = body.replace("<head>", "<head>\n" + PRELOAD + MATHJAX_FONTS, 1).replace("</head>", f"<style>{CSS}</style>\n</head>", 1)
         body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav(i, names, titles, "top"), body, count=1)

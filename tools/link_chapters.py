@@ -2,7 +2,7 @@
 
     python tools/link_chapters.py nbs/03_word_embeddings.ipynb ...   (no argument: every chapter in nbs/; not index.ipynb, whose links would break in README.md)
 
-Then run `python tools/run_notebooks.py --clean` (nbdev_clean would also drop the execution counts): the notebooks are written as JSON, not in the clean layout.
+Then run `nbdev_clean`: the notebooks are written as JSON, not in the clean layout.
 """
 import re, sys
 from pathlib import Path

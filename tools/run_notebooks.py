@@ -3,13 +3,14 @@
     python tools/run_notebooks.py                 # every notebook in nbs/, two at a time (about 10-15 min on 2 cores)
     python tools/run_notebooks.py 05_vae 07       # some of them (a name, or the start of one)
     python tools/run_notebooks.py --slow 07       # also run the `#| slow` cells and store their output with when and where they ran
-    python tools/run_notebooks.py --clean         # only clean (what nbdev_clean does, but execution counts are kept)
+    python tools/run_notebooks.py --clean         # only clean (what nbdev_clean does)
     python tools/run_notebooks.py --check         # CI: every notebook executed top to bottom, clean, <= 1 MB; prints the sizes
 
 Each kernel is single-threaded (OMP_NUM_THREADS=1) and starts in nbs/ with a fresh data cache, so a run is repeatable.
 `#| eval: false` cells never run. `#| slow` cells run only with --slow; otherwise they keep the output of their last real run
 (a line at its top says when and on what machine it ran), or, if they never had one, a line saying how to run them.
-nbdev_clean would drop the execution counts that show a notebook ran top to bottom: use `--clean` (CI checks it) instead.
+nbdev_clean (which CI checks changes nothing) sets every execution count to None, so the order a cell ran in is kept
+in its metadata instead, `t2i_run` (settings.ini lets it through nbdev_clean); the book shows it as "In [n]".
 """
 import argparse, copy, json, os, platform, re, sys, tempfile, time
 from concurrent.futures import ProcessPoolExecutor
@@ -19,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NBS = ROOT / "nbs"
 MAX_BYTES = 1_000_000
+RUN = "t2i_run"                 # cell metadata: the execution count a cell had when this tool ran the notebook
 SLOW_STAMP = "last real run of this slow cell:"
 NOT_RUN = "slow cell: no stored output yet; `python tools/run_notebooks.py --slow {name}` runs it and stores it here"
 
@@ -45,17 +47,11 @@ def notebooks(names) -> list[Path]:
 
 
 def clean(nb: dict) -> dict:
-    "nbdev_clean's cleaning with this repo's settings, keeping execution counts (which nbdev_clean sets to None)."
+    "nbdev_clean's cleaning with this repo's settings (execution counts become None; `t2i_run` metadata stays)."
     from nbdev.clean import clean_nb
     from nbdev.config import get_config
     cfg = get_config(path=NBS)
-    counts = [(c.get("execution_count"), [o.get("execution_count") for o in c.get("outputs", [])]) for c in nb["cells"]]
     clean_nb(nb, cfg.clear_all, cfg.get("allowed_metadata_keys").split(), cfg.get("allowed_cell_metadata_keys").split(), cfg.clean_ids)
-    for c, (n, outs) in zip(nb["cells"], counts):
-        if c["cell_type"] != "code": continue
-        c["execution_count"] = n
-        for o, k in zip(c.get("outputs", []), outs):
-            if "execution_count" in o: o["execution_count"] = k
     return nb
 
 
@@ -92,13 +88,12 @@ def run(path: Path, slow: bool, cache: str, timeout: int) -> tuple[str, float, s
                 if cell.cell_type != "code": continue
                 f = flags(cell)
                 if "skip" in f or ("slow" in f and not slow):
-                    cell.execution_count = None
-                    for o in cell.get("outputs", []):
-                        if "execution_count" in o: o["execution_count"] = None
+                    cell.metadata.pop(RUN, None)                                     # not run this time
                     if "slow" in f and not cell.get("outputs"): cell.outputs = [nbformat.from_dict(stream(NOT_RUN.format(name=path.stem)))]
                     continue
                 c0 = time.time()
                 client.execute_cell(cell, i)
+                cell.metadata[RUN] = cell.execution_count                            # kept through nbdev_clean
                 if "slow" in f:
                     stamp = f"{SLOW_STAMP} {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {time.time() - c0:.0f} s, {where}"
                     cell.outputs.insert(0, nbformat.from_dict(stream(stamp)))
@@ -117,7 +112,7 @@ def problems(path: Path) -> list[str]:
     if len(text.encode()) > MAX_BYTES: out.append(f"{len(text.encode()):,} bytes, over the {MAX_BYTES:,} limit")
     for i, c in enumerate(nb["cells"]):
         if c["cell_type"] != "code": continue
-        f, n = flags(c), c.get("execution_count")
+        f, n = flags(c), c.get("metadata", {}).get(RUN)
         if "skip" in f or ("slow" in f and n is None): continue              # a slow cell not run this time keeps its last run
         if n is None: out.append(f"code cell {i} has no execution count (not executed)"); break
         if n != expect: out.append(f"code cell {i} has execution count {n}, expected {expect} (not executed top to bottom)"); break
@@ -132,7 +127,7 @@ def main():
     ap.add_argument("--slow", action="store_true", help="also run the #| slow cells and stamp their output")
     ap.add_argument("--jobs", type=int, default=2, help="notebooks run at once (one thread each)")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds a cell may run")
-    ap.add_argument("--clean", action="store_true", help="only clean, keeping outputs and execution counts")
+    ap.add_argument("--clean", action="store_true", help="only clean, as nbdev_clean does (outputs and the run order kept)")
     ap.add_argument("--check", action="store_true", help="only check: executed top to bottom, clean, each <= 1 MB")
     a = ap.parse_args()
     paths = notebooks(a.names)
