@@ -98,7 +98,7 @@ def build() -> list[Path]:
                             jquery_url="static/jquery.min.js", exclude_anchor_links=False)
     paths = pages()
     nbs = [prepare(nbformat.read(p, as_version=4)) for p in paths]
-    names = ["index" if p.stem == "index" else p.stem for p in paths]
+    names = [p.stem for p in paths]
     titles = [title(nb) or n for nb, n in zip(nbs, names)]
     written = []
     for i, (nb, name) in enumerate(zip(nbs, names)):
