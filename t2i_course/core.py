@@ -124,18 +124,19 @@ def show_images(images, captions=None, *, ncols: int | None = None, path=None, t
     if captions is not None: captions = [_clip(str(c)) for c in captions]   # a 100 kB caption must not make a 60,000-px picture
     ncols = ncols or min(n, 8)
     nrows = -(-n // ncols)
-    lines = max((_wrap(str(c), int(14 * scale)).count("\n") + 1 for c in captions), default=0) if captions is not None else 0
-    text_h = 0.13 * lines
+    wrapped = [_wrap(str(c), int(14 * scale)) for c in captions] if captions is not None else []
+    lines = max((w.count("\n") + 1 for w in wrapped), default=0)
+    text_h = 0.13 * lines + (0.05 if lines else 0)                # inches of caption below each row
     fig = Figure(figsize=(ncols * scale, nrows * (scale + text_h) + (0.4 if title else 0)), dpi=100)
     font = cjk_font()
     for i in range(nrows * ncols):
         ax = fig.add_subplot(nrows, ncols, i + 1)
-        ax.set_axis_off()
-        if i >= n: continue
+        if i >= n: ax.set_axis_off(); continue
+        ax.set_xticks([]); ax.set_yticks([])
+        for spine in ax.spines.values(): spine.set_visible(False)
         ax.imshow(imgs[i], interpolation="nearest")
-        if captions is not None:
-            ax.set_title(_wrap(str(captions[i]), int(14 * scale)),
-                         fontproperties=font, fontsize=7, y=-0.02, va="top")
+        if captions is not None:                                   # an x label: tight_layout makes room for all its lines
+            ax.set_xlabel(wrapped[i], fontproperties=font, fontsize=7, labelpad=2, linespacing=1.1)
     if title: fig.suptitle(title, fontproperties=font, fontsize=10)
     fig.tight_layout(pad=0.3)
     if path is not None:
@@ -153,12 +154,20 @@ def _clip(s: str, limit: int = MAX_SHOWN_CHARS) -> str: return s if len(s) <= li
 def _has_cjk(s: str) -> bool: return any("\u4e00" <= ch <= "\u9fff" for ch in s)
 
 def _wrap(s: str, width: int) -> str:
-    "Break each line of a caption into lines of about `width` characters (CJK text has no spaces to break at)."
-    import textwrap
+    "Break each line of a caption into lines about `width` columns wide: a CJK character is two columns and may end a line; a word is not split."
+    import re
     out = []
     for line in s.split("\n"):
-        if _has_cjk(line): out += [line[i:i + width // 2 + 2] for i in range(0, len(line), width // 2 + 2)] or [""]
-        else: out += textwrap.wrap(line, width) or [line]
+        cur, w = "", 0
+        for tok in re.findall(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]|[^\s\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+|\s+", line):
+            tw = 2 * len(tok) if _has_cjk(tok) or "\u3000" <= tok[0] <= "\u303f" or "\uff00" <= tok[0] <= "\uffef" else len(tok)
+            if cur and w + tw > width and not tok.isspace():
+                out.append(cur.rstrip()); cur, w = "", 0
+            if not cur and tok.isspace(): continue
+            while tw > width and not cur:                        # a word longer than a line: cut it
+                out.append(tok[:width]); tok = tok[width:]; tw = len(tok)
+            cur += tok; w += tw
+        out.append(cur.rstrip())
     return "\n".join(out)
 
 # %% ../nbs/00_core.ipynb #a91deaef

@@ -26,11 +26,11 @@ __all__ = ['METRICS_FORMAT', 'METRICS_FORMAT_VERSION', 'ONE_OBJECT_SETS', 'fit_i
            'scene_labels', 'judge_accuracy', 'judge_data', 'train_judge', 'confusion_matrix', 'plot_confusion',
            'save_judge', 'load_judge', 'judge_cache_key', 'shipped_models_dir', 'find_or_train', 'load_or_train_judge',
            'CaptionSet', 'CAPTION_SETS', 'caption_sets', 'generate_images', 'read_images', 'reading_slots',
-           'score_readings', 'accuracy_from_readings', 'attribute_accuracy', 'judge_features', 'frechet_distance',
-           'fid_judge', 'diversity', 'DualEncoder', 'clip_loss', 'train_dual_encoder', 'DISTANCES', 'similarity_matrix',
-           'contradicts', 'r_precision', 'DUAL_FORMAT', 'DUAL_FORMAT_VERSION', 'DUAL_RECIPE', 'save_dual', 'load_dual',
-           'dual_cache_key', 'load_or_train_dual', 'bleu', 'back_translation_scores', 'back_translation',
-           'discriminator_accuracy']
+           'score_readings', 'accuracy_from_readings', 'attribute_accuracy', 'count_accuracy', 'pair_accuracy',
+           'judge_features', 'frechet_distance', 'fid_judge', 'diversity', 'DualEncoder', 'clip_loss',
+           'train_dual_encoder', 'DISTANCES', 'similarity_matrix', 'contradicts', 'r_precision', 'DUAL_FORMAT',
+           'DUAL_FORMAT_VERSION', 'DUAL_RECIPE', 'save_dual', 'load_dual', 'dual_cache_key', 'load_or_train_dual',
+           'bleu', 'back_translation_scores', 'back_translation', 'discriminator_accuracy']
 
 # %% ../nbs/10c_report.ipynb #8fc013ce
 # The judges (10_evaluation), importable from here as before the chapter was split.
@@ -47,12 +47,12 @@ _all_ = ["SLOTS", "RECIPES", "JUDGE_FORMAT", "JUDGE_FORMAT_VERSION", "EVAL_SIZE"
 # The metrics (10b_metrics), importable from here as before the chapter was split.
 from .metrics import (
     CaptionSet, CAPTION_SETS, caption_sets, generate_images, read_images, reading_slots, score_readings,
-    accuracy_from_readings, attribute_accuracy, judge_features, frechet_distance, fid_judge, diversity, DualEncoder,
+    accuracy_from_readings, attribute_accuracy, count_accuracy, pair_accuracy, judge_features, frechet_distance, fid_judge, diversity, DualEncoder,
     clip_loss, train_dual_encoder, DISTANCES, similarity_matrix, contradicts, r_precision, DUAL_FORMAT,
     DUAL_FORMAT_VERSION, DUAL_RECIPE, save_dual, load_dual, dual_cache_key, load_or_train_dual, bleu,
     back_translation_scores, back_translation, discriminator_accuracy)
 _all_ = ["CaptionSet", "CAPTION_SETS", "caption_sets", "generate_images", "read_images", "reading_slots",
-         "score_readings", "accuracy_from_readings", "attribute_accuracy", "judge_features", "frechet_distance",
+         "score_readings", "accuracy_from_readings", "attribute_accuracy", "count_accuracy", "pair_accuracy", "judge_features", "frechet_distance",
          "fid_judge", "diversity", "DualEncoder", "clip_loss", "train_dual_encoder", "DISTANCES", "similarity_matrix",
          "contradicts", "r_precision", "DUAL_FORMAT", "DUAL_FORMAT_VERSION", "DUAL_RECIPE", "save_dual", "load_dual",
          "dual_cache_key", "load_or_train_dual", "bleu", "back_translation_scores", "back_translation",
@@ -83,17 +83,18 @@ def asked_vs_read(readings: Sequence[dict], slots: Sequence[dict], attribute: st
 def evaluate_generator(generate,                     # generate(texts) -> uint8 (N, H, W, 3), one image per caption
                        image_size: int = 32,         # the size it draws (real renders for FID etc. are made at this size)
                        *, n: int = 500, seed: int = 0, score=None,   # score(images, texts) -> logits: the model's discriminator, if any
-                       judge: Judge | None = None, judge2: Judge | None = None, dual=None, sets: dict | None = None,
+                       judge: Judge | None = None, judge2: Judge | None = None, counter: Judge | None = None, dual=None, sets: dict | None = None,
                        show_progress: bool = True) -> tuple[dict, dict]:
     "Every metric of the chapter on the standard caption sets; returns (metrics, pictures) for `write_report`."
     t0 = time.time()
     if not callable(generate): raise InputError(f"generate must be callable, got {type(generate).__name__}")
     judge = judge or load_or_train_judge(EVAL_SIZE, 1, show_progress=show_progress)
     judge2 = judge2 or load_or_train_judge(EVAL_SIZE, 2, show_progress=show_progress)
+    counter = counter or load_or_train_judge(EVAL_SIZE, 0, show_progress=show_progress)
     dual, dual_vocab = dual or load_or_train_dual(EVAL_SIZE, show_progress=show_progress)
-    for j, k in ((judge, 1), (judge2, 2)):
+    for j, k, name in ((judge, 1, "judge"), (judge2, 2, "judge2"), (counter, 0, "counter")):
         if not isinstance(j, Judge) or j.config.n_objects != k or j.config.image_size != EVAL_SIZE:
-            raise InputError(f"judge{'2' if k == 2 else ''} must be a {EVAL_SIZE}px Judge for {k} object(s)")
+            raise InputError(f"{name} must be a {EVAL_SIZE}px Judge with n_objects={k}")
     sets = sets or caption_sets(n, seed, size=image_size)
     missing = [k for k in CAPTION_SETS if k not in sets]
     if missing: raise InputError(f"caption sets missing: {', '.join(missing)}; expected: {', '.join(CAPTION_SETS)}")
@@ -104,7 +105,7 @@ def evaluate_generator(generate,                     # generate(texts) -> uint8 
                "n_per_set": {k: len(v) for k, v in sets.items()}, "seed": seed,
                "judge_real_accuracy": judge_accuracy(judge, fit_images(real_imgs), real_scenes)}
     gen = lambda texts: fit_images(generate_images(generate, texts))      # what the judges see
-    generated, seen, readings, acc, bt = {}, {}, {}, {}, {}
+    generated, seen, readings, acc, bt, count = {}, {}, {}, {}, {}, {}
     bar = progress(total=len(sets) + 4, desc="evaluate", disable=not show_progress)
     for name in CAPTION_SETS:
         cs = sets[name]
@@ -114,10 +115,15 @@ def evaluate_generator(generate,                     # generate(texts) -> uint8 
         seen[name] = fit_images(generated[name])                             # what the judges and the dual encoder see
         readings[name] = read_images(seen[name], cs.slots, judge, judge2)
         acc[name] = accuracy_from_readings(readings[name], cs.slots)
+        count[name] = count_accuracy(seen[name], cs.slots, counter)
         bt[name] = back_translation_scores(readings[name], cs.slots)
         bar.update(1)
     metrics["attribute_accuracy"] = {**{k: {a: acc[k][a] for a in (*ATTRIBUTES, "all_named")} for k in ONE_OBJECT_SETS},
                                      "two_objects": acc["two_objects"]}
+    metrics["count_accuracy"] = count
+    ia = acc["in_distribution"]
+    metrics["heldout_color_shape"] = {"both_right": pair_accuracy(readings["heldout_pairs"], sets["heldout_pairs"].slots),
+                                      "in_distribution_product": ia["color"] * ia["shape"] if ia["color"] is not None and ia["shape"] is not None else None}
     ind = sets["in_distribution"]
     real_ind = render(ind.scenes, image_size)                                # the scenes the captions were written from
     real_seen = fit_images(real_ind)
@@ -153,16 +159,19 @@ def metrics_markdown(metrics: dict) -> str:
              f"| back-translation exact slot match | {_pct(m['slot_match'])} % |",
              f"| FID in the judge's feature space (lower is better) | {m['fid_judge']:.1f} |",
              f"| diversity of unnamed attributes (0–1) | {m['diversity']:.3f} |"]
+    hc = m.get("heldout_color_shape")
+    if hc: lines += [f"| held-out pairs: colour and shape both right (in-distribution colour × shape) | {_pct(hc['both_right'])} % ({_pct(hc['in_distribution_product'])} %) |"]
     if da: lines += [f"| discriminator accuracy real/right, real/wrong, fake/right | {_pct(da['real_right'])} %, {_pct(da['real_wrong'])} %, {_pct(da['fake_right'])} % |"]
     else: lines += ["| discriminator accuracy | — (the model has no discriminator) |"]
     aa = m["attribute_accuracy"]
     lines += ["", "Attribute accuracy (%), only for attributes the caption names:", "",
-              "| caption set | n | " + " | ".join(attrs) + " | all named |", "|---|---|" + "---|" * (len(attrs) + 1)]
+              "| caption set | n | " + " | ".join(attrs) + " | all named | count right |", "|---|---|" + "---|" * (len(attrs) + 2)]
+    ca = m.get("count_accuracy", {})                                       # metrics.json written before counting have none
     for k in ONE_OBJECT_SETS:
-        lines.append(f"| {k} | {m['n_per_set'].get(k, '')} | " + " | ".join(_pct(aa[k][a]) for a in attrs) + f" | {_pct(aa[k]['all_named'])} |")
+        lines.append(f"| {k} | {m['n_per_set'].get(k, '')} | " + " | ".join(_pct(aa[k][a]) for a in attrs) + f" | {_pct(aa[k]['all_named'])} | {_pct(ca.get(k))} |")
     two = aa["two_objects"]
     lines.append(f"| two_objects | {m['n_per_set'].get('two_objects', '')} | " + " | ".join(_pct(two.get(a)) for a in attrs)
-                 + f" | {_pct(two['all_named'])} (relation {_pct(two.get('relation'))}) |")
+                 + f" | {_pct(two['all_named'])} (relation {_pct(two.get('relation'))}) | {_pct(ca.get('two_objects'))} |")
     jr = m["judge_real_accuracy"]
     lines += ["", "The judge on real renders of this size (%): " + ", ".join(f"{a} {_pct(jr[a])}" for a in attrs)]
     weak = [a for a in attrs if jr[a] < 0.99]

@@ -23,7 +23,7 @@ from .files import FOLDER_KINDS, atomic_dir, check_digests, check_finite, discar
 from .data import ATTRIBUTES, RELATIONS, Scene, render, sample_scenes
 
 # %% auto #0
-__all__ = ['SLOTS', 'RECIPES', 'JUDGE_FORMAT', 'JUDGE_FORMAT_VERSION', 'EVAL_SIZE', 'head_names', 'canonical_order',
+__all__ = ['SLOTS', 'MAX_COUNT', 'RECIPES', 'JUDGE_FORMAT', 'JUDGE_FORMAT_VERSION', 'EVAL_SIZE', 'head_names', 'canonical_order',
            'JudgeConfig', 'judge_input', 'Judge', 'scene_labels', 'judge_accuracy', 'judge_data', 'train_judge',
            'confusion_matrix', 'plot_confusion', 'save_judge', 'load_judge', 'judge_cache_key', 'shipped_models_dir',
            'find_or_train', 'load_or_train_judge']
@@ -31,11 +31,14 @@ __all__ = ['SLOTS', 'RECIPES', 'JUDGE_FORMAT', 'JUDGE_FORMAT_VERSION', 'EVAL_SIZ
 # %% ../nbs/10_evaluation.ipynb #3f7a108d
 SLOTS = ("a", "b")
 
+MAX_COUNT = 3                      # the counting judge tells 1, 2 or 3 objects apart
+
 def head_names(n_objects: int = 1) -> dict[str, tuple[str, ...]]:
-    "The judge's heads and their class names: the five attributes, or 'a.color' ... 'b.position' plus 'relation'."
+    "The judge's heads and their class names: the five attributes; 'a.color' ... 'b.position' plus 'relation'; or, for 0, 'count'."
+    if n_objects == 0: return {"count": tuple(str(k) for k in range(1, MAX_COUNT + 1))}
     if n_objects == 1: return dict(ATTRIBUTES)
     if n_objects == 2: return {**{f"{s}.{k}": v for s in SLOTS for k, v in ATTRIBUTES.items()}, "relation": RELATIONS}
-    raise InputError(f"the judge reads scenes of 1 or 2 objects, got n_objects={n_objects!r}")
+    raise InputError(f"the judge reads scenes of 1 or 2 objects (or counts them: 0), got n_objects={n_objects!r}")
 
 def canonical_order(scene: Scene) -> list[int]:
     "Object indices in the judge's order: along the axis where two objects differ most, the left (or upper) one first."
@@ -51,7 +54,7 @@ def canonical_order(scene: Scene) -> list[int]:
 class JudgeConfig:
     "Shape of a `Judge`; stored as JSON beside its weights."
     image_size: int = 32                   # a power of two >= 16
-    n_objects: int = 1                     # 1: five attribute heads; 2: both objects and their relation
+    n_objects: int = 1                     # 1: five attribute heads; 2: both objects and their relation; 0: how many objects (1-3)
     channels: tuple[int, ...] = (16, 32, 64)   # conv channels per stage; each stage halves the resolution
     feature_dim: int = 128                 # width of the shared feature vector (FID is measured in this space)
 
@@ -131,13 +134,18 @@ class Judge(nn.Module):
         p = self.predict(images)
         n = len(next(iter(p.values())))
         names = [{k: self.classes[k][int(p[k][i])] for k in self.classes} for i in range(n)]
+        if self.config.n_objects == 0: return [{"count": int(d["count"])} for d in names]
         if self.config.n_objects == 1: return names
         return [{"objects": [{k: d[f"{s}.{k}"] for k in ATTRIBUTES} for s in SLOTS], "relation": d["relation"]} for d in names]
 
 # %% ../nbs/10_evaluation.ipynb #d15ab04e
 def scene_labels(scenes: Sequence[Scene], n_objects: int = 1) -> dict[str, torch.Tensor]:
-    "The truth per head as class indices, {name: LongTensor (N,)}; two-object scenes use `canonical_order`."
+    "The truth per head as class indices, {name: LongTensor (N,)}; two-object scenes use `canonical_order`; 0: the object count."
     classes = head_names(n_objects)
+    if n_objects == 0:
+        counts = [len(sc.objects) for sc in scenes]
+        if any(k > MAX_COUNT for k in counts): raise InputError(f"the counting judge reads scenes of 1 to {MAX_COUNT} objects, got one with {max(counts)}")
+        return {"count": torch.tensor(counts, dtype=torch.long) - 1}
     index = {k: {v: i for i, v in enumerate(vals)} for k, vals in classes.items()}
     out = {k: [] for k in classes}
     for sc in scenes:
@@ -158,12 +166,12 @@ def judge_accuracy(judge: Judge, images, scenes: Sequence[Scene]) -> dict[str, f
     return {k: float((p[k] == y[k]).float().mean()) for k in y}
 
 def judge_data(n: int, *, image_size: int = 32, n_objects: int = 1, seed: int = 0) -> tuple[np.ndarray, list[Scene]]:
-    "`n` freshly rendered scenes over ALL colour×shape pairs (held-out pairs included): (uint8 (N, H, W, 3), scenes)."
-    scenes = sample_scenes(n, n_objects=n_objects, seed=seed)
+    "`n` freshly rendered scenes over ALL colour×shape pairs (held-out pairs included): (uint8 (N, H, W, 3), scenes); 0: 1 to 3 objects."
+    scenes = sample_scenes(n, n_objects=n_objects or (1, MAX_COUNT), seed=seed)
     return render(scenes, image_size), scenes
 
 # %% ../nbs/10_evaluation.ipynb #185538ce
-RECIPES = {1: dict(n=20000, steps=600), 2: dict(n=30000, steps=1500)}   # the cached judges' training recipes
+RECIPES = {1: dict(n=20000, steps=600), 2: dict(n=30000, steps=1500), 0: dict(n=30000, steps=1200)}   # the cached judges' training recipes
 
 def train_judge(config: JudgeConfig | None = None, *, n: int = 20000, seed: int = 0, steps: int = 600, batch_size: int = 128,
                 lr: float = 2e-3, eval_n: int = 2000, show_progress: bool = True) -> tuple[Judge, dict]:
@@ -263,7 +271,8 @@ def load_judge(folder) -> Judge:
 def judge_cache_key(config: JudgeConfig, recipe: dict) -> str:
     "The cache folder name of a judge: size, object count and a hash of config + recipe."
     blob = json.dumps({"config": config.to_dict(), "recipe": recipe, "version": JUDGE_FORMAT_VERSION}, sort_keys=True)
-    return f"judge-{config.image_size}px-{config.n_objects}obj-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+    what = f"{config.n_objects}obj" if config.n_objects else "count"
+    return f"judge-{config.image_size}px-{what}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
 
 EVAL_SIZE = 32                              # the shipped judges and dual encoder read 32x32 images
 

@@ -25,10 +25,10 @@ from .judges import EVAL_SIZE, Judge, find_or_train, judge_input
 # %% auto #0
 __all__ = ['CAPTION_SETS', 'DISTANCES', 'DUAL_FORMAT', 'DUAL_FORMAT_VERSION', 'DUAL_RECIPE', 'CaptionSet', 'caption_sets',
            'generate_images', 'read_images', 'reading_slots', 'score_readings', 'accuracy_from_readings',
-           'attribute_accuracy', 'judge_features', 'frechet_distance', 'fid_judge', 'diversity', 'DualEncoder',
-           'clip_loss', 'train_dual_encoder', 'similarity_matrix', 'contradicts', 'r_precision', 'save_dual',
-           'load_dual', 'dual_cache_key', 'load_or_train_dual', 'bleu', 'back_translation_scores', 'back_translation',
-           'discriminator_accuracy']
+           'attribute_accuracy', 'count_accuracy', 'pair_accuracy', 'judge_features', 'frechet_distance', 'fid_judge',
+           'diversity', 'DualEncoder', 'clip_loss', 'train_dual_encoder', 'similarity_matrix', 'contradicts',
+           'r_precision', 'save_dual', 'load_dual', 'dual_cache_key', 'load_or_train_dual', 'bleu',
+           'back_translation_scores', 'back_translation', 'discriminator_accuracy']
 
 # %% ../nbs/10b_metrics.ipynb #c29b5ae0
 @dataclass
@@ -151,6 +151,22 @@ def attribute_accuracy(generate, captions: Sequence[str], slots: Sequence[dict],
     _judges(judge, judge2)
     images = generate_images(generate, captions, batch_size)
     return accuracy_from_readings(read_images(images, slots, judge, judge2), slots)
+
+# %% ../nbs/10b_metrics.ipynb #9ee675d8
+def count_accuracy(images, slots: Sequence[dict], counter: "Judge") -> float:
+    "Share of images holding exactly as many objects as their caption names (read by a counting judge, `JudgeConfig(n_objects=0)`)."
+    if not isinstance(counter, Judge) or counter.config.n_objects != 0: raise InputError("count_accuracy needs a counting judge (JudgeConfig(n_objects=0))")
+    if len(images) != len(slots): raise InputError(f"{len(images)} images but {len(slots)} slot records")
+    if len(slots) == 0: raise InputError("count_accuracy() got no images")
+    read = [r["count"] for r in counter.read(images)]
+    return float(np.mean([r == len(s["objects"]) for r, s in zip(read, slots)]))
+
+def pair_accuracy(readings: Sequence[dict], slots: Sequence[dict], a: str = "color", b: str = "shape") -> float | None:
+    "Share of one-object captions naming both `a` and `b` whose image is read right on both; None when no caption names both."
+    _check_slots(readings, slots)
+    both = [r[a] == s["objects"][0][a] and r[b] == s["objects"][0][b]
+            for r, s in zip(readings, slots) if len(s["objects"]) == 1 and a in s["objects"][0] and b in s["objects"][0]]
+    return float(np.mean(both)) if both else None
 
 # %% ../nbs/10b_metrics.ipynb #580607c5
 @torch.no_grad()

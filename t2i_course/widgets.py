@@ -156,16 +156,24 @@ def judge_table(readings: list[dict],     # Judge.read(...) of each image
                 named: dict | None,       # what the caption names (named_slots); None: nothing to compare with
                 labels: list[str] | None = None,   # column labels (default 1, 2, ...)
                 what: str = "说明点名的属性",       # what `named` is, for the heading
+                counts: list[int] | None = None,   # the counting judge's reading of each image (None: no count row)
+                want_count: int | None = None,     # how many objects the caption names (None: not compared)
                 ) -> str:
     "HTML: the judge's reading, one column per image, green where it matches what the caption names, red where it does not."
     labels = labels or [str(i + 1) for i in range(len(readings))]
     right = [all(r[a] == v for a, v in named.items()) for r in readings] if named else []
+    if named and counts is not None and want_count is not None: right = [ok and c == want_count for ok, c in zip(right, counts)]
     if named is None: head = "裁判的读数（judge reads）；说明里有两个物体，这个单物体裁判不打分"
     elif not named: head = "裁判的读数（judge reads）；说明没有点名任何属性"
-    else: head = f"裁判（judge）：{sum(right)} / {len(readings)} 张与{what}（{'、'.join(_HEAD[a] for a in named)}）全部相符"
+    else: head = (f"裁判（judge）：{sum(right)} / {len(readings)} 张与{what}（{'、'.join(_HEAD[a] for a in named)}"
+                  f"{'、个数' if counts is not None and want_count is not None else ''}）全部相符")
     cell = lambda r, a: (f"<td style='background:{_FREE if not named or a not in named else _OK if r[a] == named[a] else _BAD};padding:0 5px'>"
                          f"{ZH[r[a]]}<br><small>{r[a]}</small></td>")
     rows = "".join(f"<tr><th style='padding:0 5px'>{_HEAD[a]}</th>{''.join(cell(r, a) for r in readings)}</tr>" for a in ATTRIBUTES)
+    if counts is not None:
+        colour = lambda c: _FREE if want_count is None else _OK if c == want_count else _BAD
+        rows += ("<tr><th style='padding:0 5px'>个数</th>"
+                 + "".join(f"<td style='background:{colour(c)};padding:0 5px'>{c}<br><small>count</small></td>" for c in counts) + "</tr>")
     th = "".join(f"<th style='padding:0 5px'>{lab}</th>" for lab in labels)
     return (f"<div class='t2i-reading'><div>{head}</div><table style='border-collapse:collapse;font-size:12px;line-height:1.1'>"
             f"<tr><th></th>{th}</tr>{rows}</table></div>")
@@ -300,12 +308,13 @@ class _LatentMapView:
 class LatentExplorer(_Interpolation, _LatentMapView):
     "An ipywidgets app over a TextToImage: samples with sliders along the prior's main directions, interpolation between two captions, a map of real images, the judge's live reading."
     def __init__(self, t2i: TextToImage, caption: str = "一个红色的球体", caption_b: str = "a blue cube", *, n: int = 8, n_sliders: int = 4,
-                 seed: int = 0, judge: Judge | None = None, lmap: LatentMap | None = None, n_map: int = 300):
+                 seed: int = 0, judge: Judge | None = None, counter: Judge | None = None, lmap: LatentMap | None = None, n_map: int = 300):
         if not isinstance(t2i, TextToImage): raise InputError(f"t2i must be a TextToImage, got {type(t2i).__name__}")
         for name, v, lo in (("n", n, 1), ("n_sliders", n_sliders, 1), ("seed", seed, 0)):
             if not isinstance(v, Integral) or isinstance(v, bool) or v < lo: raise InputError(f"{name} must be an integer >= {lo}, got {v!r}")
         self.t2i, self.n, self.k, self.seed = t2i, n, min(n_sliders, t2i.model.cvae.config.z_dim), seed
         self.judge, self.map = judge or load_or_train_judge(EVAL_SIZE), lmap or latent_map(t2i, n_map, seed)
+        self.counter = counter or load_or_train_judge(EVAL_SIZE, 0)          # how many objects each picture holds
         self.timings, self._quiet, self._pictures = [], False, {}    # timings: ms per slider update (decode + judge + PNG)
         slider = lambda desc, lo, hi, step: W.FloatSlider(value=0.0, min=lo, max=hi, step=step, description=desc, readout_format=".2f")
         self.caption = W.Text(caption, description="说明 A", placeholder="一个红色的球体 / a blue cube", continuous_update=False, layout=W.Layout(width="460px"))
@@ -380,7 +389,9 @@ class LatentExplorer(_Interpolation, _LatentMapView):
         t0 = time.perf_counter()
         self.images = decode(self.t2i, self.view.latents([s.value for s in self.sliders]), self.view.t)   # (n, H, W, 3)
         self.image.value = png = grid_png(self.images)
-        self.reading.value = judge_table(self.judge.read(fit_images(self.images)), self.named)
+        seen = fit_images(self.images)
+        self.reading.value = judge_table(self.judge.read(seen), self.named, counts=[r["count"] for r in self.counter.read(seen)],
+                                         want_count=1 if self.named is not None else 2)
         self.timings.append(1000 * (time.perf_counter() - t0))
         self.status.value = f"<small>上一次更新 {self.timings[-1]:.0f} ms（解码 + 裁判 + PNG）</small>"
         return png

@@ -233,7 +233,7 @@ def test_explorer_in_a_real_browser(tiny_run, tmp_path):
         src = wait_for_new_image(page, src, "typing a caption")
         shots.append(samples.screenshot())
         assert shots[1] != shots[0], "typing a caption did not change the image"
-        assert "（大小、颜色、形状、位置）" in page.locator(".t2i-explorer .t2i-reading").first.inner_text()
+        assert "（大小、颜色、形状、位置、个数）" in page.locator(".t2i-explorer .t2i-reading").first.inner_text()
 
         src = move_slider(page, src)
         shots.append(samples.screenshot())

@@ -19,7 +19,8 @@ NAMES = list(COLORS)
 @pytest.fixture(scope="module")
 def models():
     "The shipped judges and dual encoder (no training: they load from t2i_course/assets/eval)."
-    return {"judge": load_or_train_judge(32, 1), "judge2": load_or_train_judge(32, 2), "dual": load_or_train_dual(32)}
+    return {"judge": load_or_train_judge(32, 1), "judge2": load_or_train_judge(32, 2), "counter": load_or_train_judge(32, 0),
+            "dual": load_or_train_dual(32)}
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +40,8 @@ def noise_generator(texts, size=32):
 
 def test_shipped_models_are_found_and_accurate(models):
     folders = sorted(p.name for p in shipped_models_dir().iterdir() if p.is_dir())
-    assert [f.split("-")[0] for f in folders] == ["dual", "judge", "judge"], folders
-    for key, n_obj in (("judge", 1), ("judge2", 2)):
+    assert [f.split("-")[0] for f in folders] == ["dual", "judge", "judge", "judge"], folders
+    for key, n_obj in (("judge", 1), ("judge2", 2), ("counter", 0)):
         acc = judge_accuracy(models[key], *judge_data(1000, n_objects=n_obj, seed=80_000))
         assert min(acc.values()) >= 0.99, acc
     dual, vocab = models["dual"]
@@ -101,7 +102,8 @@ def test_discriminator_accuracy_with_a_judge_built_scorer(sets, models):
     with pytest.raises(InputError, match="one per caption"): discriminator_accuracy(score, noise_generator, ind.captions, ind.slots, real[:3])
 
 
-def kw(models, sets): return dict(sets=sets, judge=models["judge"], judge2=models["judge2"], dual=models["dual"], show_progress=False)
+def kw(models, sets): return dict(sets=sets, judge=models["judge"], judge2=models["judge2"], counter=models["counter"], dual=models["dual"],
+                                  show_progress=False)
 
 
 def test_evaluate_generator_perfect_vs_noise_and_report(sets, models, tmp_path):
@@ -115,11 +117,16 @@ def test_evaluate_generator_perfect_vs_noise_and_report(sets, models, tmp_path):
     assert bad["fid_judge"] > 100 * good["fid_judge"]
     assert good["discriminator_accuracy"] is None
     assert min(good["judge_real_accuracy"].values()) >= 0.99
+    assert set(good["count_accuracy"]) == set(CAPTION_SETS) and min(good["count_accuracy"].values()) >= 0.98, good["count_accuracy"]
+    hc = good["heldout_color_shape"]
+    assert hc["both_right"] >= 0.98 and hc["in_distribution_product"] >= 0.98
+    assert bad["heldout_color_shape"]["both_right"] < 0.2
     out = write_report(tmp_path / "eval", good, pics)
     saved = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert set(saved["judge_real_accuracy"]) == set(ATTRIBUTES)
     assert set(saved["attribute_accuracy"]) == set(CAPTION_SETS) and "all_named" in saved["attribute_accuracy"]["two_objects"]
-    for k in ("r_precision", "bleu", "slot_match", "fid_judge", "diversity", "discriminator_accuracy"): assert k in saved
+    for k in ("r_precision", "bleu", "slot_match", "fid_judge", "diversity", "discriminator_accuracy", "count_accuracy", "heldout_color_shape"):
+        assert k in saved
     report = (out / "report.md").read_text(encoding="utf-8")
     for png in ["confusion.png", "real_vs_generated.png"] + [f"samples_{k}.png" for k in CAPTION_SETS]:
         assert (out / png).stat().st_size > 1000 and f"({png})" in report

@@ -6,8 +6,9 @@ import pytest
 
 from t2i_course.core import InputError
 from t2i_course.data import ATTRIBUTES, COLORS, HELDOUT_PAIRS, Scene, render, sample_scenes
-from t2i_course.evaluate import (CAPTION_SETS, attribute_accuracy, caption_sets, diversity, fid_judge, frechet_distance,
-                                 judge_data, load_or_train_judge, score_readings)
+from t2i_course.evaluate import (CAPTION_SETS, accuracy_from_readings, attribute_accuracy, caption_sets, count_accuracy, diversity,
+                                 fid_judge, frechet_distance, generate_images, judge_data, load_or_train_judge, pair_accuracy,
+                                 read_images, score_readings)
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # see conftest.py
 
@@ -147,3 +148,32 @@ def test_diversity(judge, sets):
     with pytest.raises(InputError, match="n must be"): diversity(noise_generator, ind.captions, ind.slots, judge, n=1)
     full = [{"objects": [{k: v[0] for k, v in ATTRIBUTES.items()}], "relation": None}]
     with pytest.raises(InputError, match="leave at least one"): diversity(noise_generator, ["c"], full, judge)
+
+
+def test_count_accuracy_sees_a_duplicate_the_attribute_judge_misses(judge, sets):
+    "An image with the caption's object drawn twice: every attribute reads right, the count does not."
+    counter = load_or_train_judge(32, 0, show_progress=False)
+    ind = sets["in_distribution"]
+    by_text = dict(zip(ind.captions, ind.scenes))
+    twice = lambda texts: render([Scene((by_text[t].objects[0], replace(by_text[t].objects[0], x=0.2 if by_text[t].objects[0].x > 0.5 else 0.8)))
+                                  for t in texts], 32)
+    perfect, dup = generate_images(scene_generator(ind), ind.captions), generate_images(twice, ind.captions)
+    assert count_accuracy(perfect, ind.slots, counter) >= 0.98
+    assert count_accuracy(dup, ind.slots, counter) <= 0.05
+    assert accuracy_from_readings(read_images(dup, ind.slots, judge), ind.slots)["color"] >= 0.9
+    two = sets["two_objects"]
+    assert count_accuracy(generate_images(scene_generator(two), two.captions), two.slots, counter) >= 0.98
+    with pytest.raises(InputError, match="counting judge"): count_accuracy(perfect, ind.slots, judge)
+    with pytest.raises(InputError, match="images but"): count_accuracy(perfect[:3], ind.slots, counter)
+
+
+def test_pair_accuracy_counts_both_right(judge, sets):
+    held = sets["heldout_pairs"]
+    readings = read_images(generate_images(scene_generator(held), held.captions), held.slots, judge)
+    assert pair_accuracy(readings, held.slots) >= 0.97
+    wrong = read_images(generate_images(scene_generator(held, recolour=True), held.captions), held.slots, judge)
+    assert pair_accuracy(wrong, held.slots) <= 0.05                    # the shape is right, the colour is not: not both
+    r = [{"color": "red", "shape": "cube"}, {"color": "red", "shape": "sphere"}, {"color": "blue", "shape": "cube"}]
+    s = [{"objects": [{"color": "red", "shape": "cube"}]}, {"objects": [{"color": "red", "shape": "cube"}]}, {"objects": [{"color": "blue"}]}]
+    assert pair_accuracy(r, s) == 0.5                                 # the third caption does not name the shape: not counted
+    assert pair_accuracy(r[2:], s[2:]) is None

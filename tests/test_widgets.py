@@ -107,6 +107,9 @@ def test_judge_table_marks_right_and_wrong():
     html = judge_table(readings, {"color": "red", "shape": "sphere"})
     assert "1 / 2" in html and html.count("#d4f4d4") == 3 and html.count("#f8d0d0") == 1   # red+sphere, sphere right; blue wrong
     assert "红色" in html and "不打分" in judge_table(readings, None)
+    counted = judge_table(readings, {"color": "red", "shape": "sphere"}, counts=[2, 1], want_count=1)
+    assert "0 / 2" in counted and "个数" in counted           # the first image is red and a sphere but holds two objects: not right
+    assert counted.count("#d4f4d4") == 4 and counted.count("#f8d0d0") == 2
 
 
 # ---- the app ----------------------------------------------------------------------------
@@ -130,7 +133,7 @@ def test_new_caption_new_picture_and_reading(app):
     assert app.set_caption("a small blue cube at the top left")
     assert app.image.value != first and app.reading.value != reading
     assert [s.value for s in app.sliders] == [0.0] * app.k           # new directions: sliders back at 0
-    assert "（大小、颜色、形状、位置）" in app.reading.value
+    assert "（大小、颜色、形状、位置、个数）" in app.reading.value and "个数" in app.reading.value
     app.caption.value = A                                            # typing into the box
     assert app.image.value == first and app.message.value == "<div class='t2i-message'></div>"
 

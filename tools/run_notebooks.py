@@ -11,6 +11,8 @@ Each kernel is single-threaded (OMP_NUM_THREADS=1) and starts in nbs/ with a fre
 (a line at its top says when and on what machine it ran), or, if they never had one, a line saying how to run them.
 nbdev_clean (which CI checks changes nothing) sets every execution count to None, so the order a cell ran in is kept
 in its metadata instead, `t2i_run` (settings.ini lets it through nbdev_clean); the book shows it as "In [n]".
+Stored PNG outputs are re-encoded with an adaptive 256-colour palette when that is smaller (about 4x for these figures), so a
+notebook stays under 1 MB; a live kernel shows the full-colour figure.
 """
 import argparse, copy, json, os, platform, re, sys, tempfile, time
 from concurrent.futures import ProcessPoolExecutor
@@ -71,6 +73,18 @@ def machine() -> str:
 def stream(text: str) -> dict: return {"name": "stdout", "output_type": "stream", "text": [text + "\n"]}
 
 
+def small_png(b64: str) -> str:
+    "A PNG (base64) re-encoded with an adaptive 256-colour palette, if that is smaller; otherwise unchanged."
+    import base64, io
+    from PIL import Image
+    raw = base64.b64decode(b64)
+    with Image.open(io.BytesIO(raw)) as im:
+        if im.mode == "P": return b64
+        q = im.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    buf = io.BytesIO(); q.save(buf, "PNG", optimize=True)
+    return base64.b64encode(buf.getvalue()).decode() + "\n" if len(buf.getvalue()) < len(raw) else b64
+
+
 def run(path: Path, slow: bool, cache: str, timeout: int) -> tuple[str, float, str]:
     "Execute one notebook and write it back; returns (name, seconds, error or '')."
     import nbformat
@@ -99,6 +113,9 @@ def run(path: Path, slow: bool, cache: str, timeout: int) -> tuple[str, float, s
                     cell.outputs.insert(0, nbformat.from_dict(stream(stamp)))
     except CellExecutionError as e:
         return path.stem, time.time() - t0, str(e).strip().splitlines()[-1][:300]
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            if "image/png" in o.get("data", {}): o.data["image/png"] = small_png(o.data["image/png"])
     text = dumps(clean(json.loads(nbformat.writes(nb))))
     path.write_text(text, encoding="utf-8")
     return path.stem, time.time() - t0, ""

@@ -1,6 +1,6 @@
 """Train the evaluation models that ship inside the package (t2i_course/assets/eval/).
 
-    python tools/train_eval_models.py            # the one- and two-object judges and the dual encoder, about 7 minutes on one CPU thread
+    python tools/train_eval_models.py            # the one- and two-object judges, the counting judge and the dual encoder, about 10 minutes on one CPU thread
     python tools/train_eval_models.py --check    # load each shipped model and measure it on fresh renders
 
 Each model is trained by chapter 10's code with its fixed recipe and seed (`RECIPES`, `DUAL_RECIPE`) and saved as
@@ -27,19 +27,19 @@ def main(argv=None):
     out = shipped_models_dir()
     if not args.check:
         out.mkdir(parents=True, exist_ok=True)
-        for n_obj in (1, 2):
+        for n_obj in (1, 2, 0):
             t = time.time()
             load_or_train_judge(EVAL_SIZE, n_obj, cache=out)
-            print(f"judge, {n_obj} object(s): {time.time() - t:.0f} s", flush=True)
+            print(f"judge, {n_obj or 'counting'} object(s): {time.time() - t:.0f} s", flush=True)
         t = time.time()
         load_or_train_dual(EVAL_SIZE, cache=out)
         print(f"dual encoder: {time.time() - t:.0f} s", flush=True)
         for p in out.iterdir():                      # leftovers of an interrupted write
             if p.name.startswith("."): shutil.rmtree(p, ignore_errors=True)
-    for n_obj in (1, 2):
+    for n_obj in (1, 2, 0):
         j = load_or_train_judge(EVAL_SIZE, n_obj)
         acc = judge_accuracy(j, *judge_data(4000, image_size=EVAL_SIZE, n_objects=n_obj, seed=70_000))
-        print(f"shipped judge, {n_obj} object(s), 4000 fresh renders: " + ", ".join(f"{k} {v:.4f}" for k, v in acc.items()))
+        print(f"shipped judge, {n_obj or '1-3 (counting)'} object(s), 4000 fresh renders: " + ", ".join(f"{k} {v:.4f}" for k, v in acc.items()))
     dual, vocab = load_or_train_dual(EVAL_SIZE)
     ds = make_dataset(1000, size=EVAL_SIZE, split="test", seed=70_000)
     print(f"shipped dual encoder, R-precision on 1000 real test renders: {r_precision(dual, vocab, ds.images, ds.captions, scenes=ds.scenes, slots=ds.slots):.3f}")
