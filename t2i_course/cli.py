@@ -13,8 +13,8 @@ from pathlib import Path
 from .core import MAX_SEED, InputError
 
 # %% auto #0
-__all__ = ['seed', 'STOPPED_EXIT', 'positive_int', 'int_in', 'image_size', 'object_count', 'positive_minutes', 'cmd_data',
-           'cmd_train', 'cmd_generate', 'cmd_eval', 'build_parser', 'main']
+__all__ = ['seed', 'STOPPED_EXIT', 'positive_int', 'int_in', 'image_size', 'object_count', 'positive_minutes', 'minutes_or_zero',
+           'cmd_data', 'cmd_train', 'cmd_generate', 'cmd_eval', 'build_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #8863b330
 def positive_int(s: str) -> int:
@@ -59,6 +59,13 @@ def positive_minutes(s: str) -> float:
     if not 0 < v <= 1e6: raise argparse.ArgumentTypeError(f"expected minutes as a number > 0 (at most 1,000,000), got {s!r:.40}")
     return v
 
+def minutes_or_zero(s: str) -> float:
+    "argparse type: a number of minutes >= 0 (0: off)."
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected minutes as a number >= 0, got {s!r:.40}") from None
+    if not 0 <= v <= 1e6: raise argparse.ArgumentTypeError(f"expected minutes as a number >= 0 (0: off; at most 1,000,000), got {s!r:.40}")
+    return v
+
 # %% ../nbs/12_cli.ipynb #03cea489
 def cmd_data(args) -> int:
     "Write a dataset of the world to args.out, plus preview.png."
@@ -83,7 +90,7 @@ def cmd_train(args) -> int:
     over = {k: v for k, v in (("data", args.data), ("seed", args.seed), ("batch_size", args.batch_size), ("image_size", args.size),
                               ("threads", args.threads), ("fast", False if args.eager else None), ("bf16", args.bf16 or None),
                               ("channels_last", args.channels_last or None), ("two_objects", args.two_objects),
-                              ("text_steps", args.text_steps), ("decoder_objects", args.decoder_objects)) if v is not None}
+                              ("text_steps", args.text_steps), ("decoder_objects", args.decoder_objects), ("time_box", args.time_box)) if v is not None}
     out = Path(args.out or f"runs/{args.preset or 'cpu'}")
     if args.resume:                                                    # the run's own settings rule; explicit flags that differ are reported
         given = {**over, **({"preset": args.preset} if args.preset else {}), **({"steps": args.steps} if args.steps is not None else {})}
@@ -147,10 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_data)
     t = sub.add_parser("train", help="train the full system into a run folder", description="Train word vectors, the text CNN and the "
                        "conditional VAE-GAN on the embedded world (or your data) into a run folder; --resume continues one exactly.")
-    t.add_argument("--preset", choices=("cpu", "gpu", "tiny"), help="cpu (default): 32x32, about 9 min on 2 cores; gpu: 64x64; tiny: seconds, for tests")
+    t.add_argument("--preset", choices=("cpu", "gpu", "tiny"), help="cpu (default): 32x32, its steps fitted to 9 minutes of training on this machine; gpu: 64x64; tiny: seconds, for tests")
     t.add_argument("--out", help="run folder (default runs/PRESET)")
     t.add_argument("--data", help="world (default), a folder with images + captions.jsonl, clevr:SCENES_JSON:IMAGES_DIR or coco:CAPTIONS_JSON:IMAGES_DIR")
-    t.add_argument("--steps", type=int_in(1, 10_000_000), help="total training steps (the preset's phases keep their shares)")
+    t.add_argument("--steps", type=int_in(1, 10_000_000), help="total training steps (the preset's phases keep their shares; no time box)")
+    t.add_argument("--time-box", type=minutes_or_zero, metavar="MINUTES", help="fit the steps to this many minutes of training on this machine, measured "
+                   "before the first step (cpu preset: 9; 0: the preset's steps as they are)")
     t.add_argument("--minutes", type=positive_minutes, help="time box: save and stop cleanly after this many minutes")
     t.add_argument("--seed", type=seed, help=f"random seed, 0..{MAX_SEED}")
     t.add_argument("--batch-size", type=int_in(2, 65_536))
@@ -158,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     t.add_argument("--threads", type=int_in(1, 1024), help="CPU threads for torch (default: all cores, at most 8)")
     t.add_argument("--eager", action="store_true", help="plain eager fp32 steps (on a GPU: no CUDA graph, TF32 or fused Adam; for comparison)")
-    t.add_argument("--bf16", action="store_true", help="bf16 autocast: faster on GPUs and on CPUs with bf16 units (measure with bench/train_step.py)")
+    t.add_argument("--bf16", action="store_true", help="bf16 autocast even where it was not measured to pay off (the cpu preset chooses it by a quick measurement)")
     t.add_argument("--channels-last", action="store_true", help="NHWC memory layout for the convolutions")
     t.add_argument("--two-objects", type=float, metavar="SHARE", help="share of the world's training scenes with two objects and a relation, 0..1 (gpu preset: 0.3)")
     t.add_argument("--text-steps", type=int_in(0, 10_000_000), metavar="N", help="steps of the text phase (two objects need about 1500; default: the preset's)")

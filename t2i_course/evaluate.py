@@ -21,7 +21,7 @@ from .data import ATTRIBUTES, render
 
 # %% auto #0
 __all__ = ['METRICS_FORMAT', 'METRICS_FORMAT_VERSION', 'ONE_OBJECT_SETS', 'fit_images', 'asked_vs_read', 'evaluate_generator',
-           'metrics_markdown', 'write_report', 'evaluate_run', 'SLOTS', 'RECIPES', 'JUDGE_FORMAT',
+           'metrics_markdown', 'write_report', 'evaluate_run', 'SLOTS', 'MAX_COUNT', 'RECIPES', 'JUDGE_FORMAT',
            'JUDGE_FORMAT_VERSION', 'EVAL_SIZE', 'head_names', 'canonical_order', 'JudgeConfig', 'judge_input', 'Judge',
            'scene_labels', 'judge_accuracy', 'judge_data', 'train_judge', 'confusion_matrix', 'plot_confusion',
            'save_judge', 'load_judge', 'judge_cache_key', 'shipped_models_dir', 'find_or_train', 'load_or_train_judge',
@@ -35,10 +35,10 @@ __all__ = ['METRICS_FORMAT', 'METRICS_FORMAT_VERSION', 'ONE_OBJECT_SETS', 'fit_i
 # %% ../nbs/10c_report.ipynb #8fc013ce
 # The judges (10_evaluation), importable from here as before the chapter was split.
 from .judges import (
-    SLOTS, RECIPES, JUDGE_FORMAT, JUDGE_FORMAT_VERSION, EVAL_SIZE, head_names, canonical_order, JudgeConfig,
+    SLOTS, MAX_COUNT, RECIPES, JUDGE_FORMAT, JUDGE_FORMAT_VERSION, EVAL_SIZE, head_names, canonical_order, JudgeConfig,
     judge_input, Judge, scene_labels, judge_accuracy, judge_data, train_judge, confusion_matrix, plot_confusion,
     save_judge, load_judge, judge_cache_key, shipped_models_dir, find_or_train, load_or_train_judge)
-_all_ = ["SLOTS", "RECIPES", "JUDGE_FORMAT", "JUDGE_FORMAT_VERSION", "EVAL_SIZE", "head_names", "canonical_order",
+_all_ = ["SLOTS", "MAX_COUNT", "RECIPES", "JUDGE_FORMAT", "JUDGE_FORMAT_VERSION", "EVAL_SIZE", "head_names", "canonical_order",
          "JudgeConfig", "judge_input", "Judge", "scene_labels", "judge_accuracy", "judge_data", "train_judge",
          "confusion_matrix", "plot_confusion", "save_judge", "load_judge", "judge_cache_key", "shipped_models_dir",
          "find_or_train", "load_or_train_judge"]

@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 import warnings
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,15 +32,16 @@ from .pipeline import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, _encode, read_run_c
 from .text import Vocab, tokenize
 from .text_cnn import AttributeHead, TextCNN, TextCNNConfig, attribute_loss, caption_targets
 from .vae import ConditionalVAE, VAEConfig
-from .speed import CapturedStep, capturable, graph_ready, set_lr
+from .speed import CapturedStep, bf16_speedup, capturable, graph_ready, set_lr
 from .vaegan import VAEGAN, VAEGANConfig, vaegan_update
 from .slots import LAYOUT_WEIGHT, layout_reconstruct, slot_cvae_loss
 
 # %% auto #0
 __all__ = ['PHASES', 'MAX_STEPS', 'PRESETS', 'CKPT_FORMAT', 'CKPT_FORMAT_VERSION', 'CKPT_FILES', 'LOG_COLUMNS', 'SAMPLE_PROMPTS',
-           'TWO_OBJECT_PROMPTS', 'RESUME_FLAGS', 'TrainConfig', 'preset', 'TrainData', 'load_training_data',
-           'build_model', 'flatten_state', 'unflatten_state', 'write_checkpoint', 'read_checkpoint', 'checkpoints',
-           'TrainingStopped', 'Trainer', 'plot_losses', 'train']
+           'TWO_OBJECT_PROMPTS', 'RESUME_FLAGS', 'BF16_MIN_SPEEDUP', 'PLAN_MARGIN', 'TrainConfig', 'preset',
+           'TrainData', 'load_training_data', 'build_model', 'flatten_state', 'unflatten_state', 'write_checkpoint',
+           'read_checkpoint', 'checkpoints', 'TrainingStopped', 'choose_speed_path', 'fit_time_box', 'Trainer',
+           'plot_losses', 'train']
 
 # %% ../nbs/08_training.ipynb #7c831a05
 PHASES = ("text", "cvae", "gan")
@@ -87,8 +88,12 @@ class TrainConfig:
     threads: int = 0               # CPU threads for torch; 0: all cores (at most 8)
     fast: bool = True              # on CUDA: TF32, fused Adam, each phase's whole step in one CUDA graph (one process), losses read back
                                    # only every log_every steps (chapter 08a); False: plain eager fp32 steps, the reference to compare with
-    bf16: bool = False             # with `fast`: bf16 autocast (GPUs; CPUs with bf16 matrix units)
-    channels_last: bool = False    # with `fast`: NHWC memory layout for the convolutions
+    bf16: bool | str = False       # with `fast`: bf16 autocast (GPUs; CPUs with bf16 matrix units); "auto": measured on this machine
+                                   # at the start of a new run (chapter 08a's `bf16_speedup`), the choice stored in config.json
+    channels_last: bool | str = False   # with `fast`: NHWC memory layout for the convolutions; "auto": together with bf16
+    time_box: float = 0.0          # minutes: > 0: a new run measures this machine's step times first and scales the CVAE and VAE-GAN
+                                   # phases to fill this many minutes of steps; the fitted counts are stored, so resume is exact
+    plan: dict = field(default_factory=dict)   # what the start of the run measured (speed path, seconds per step); written, not read
 
     def __post_init__(self):
         S, W = MAX_STEPS, 4096                                             # bounds: a damaged config.json must not ask for terabytes
@@ -110,7 +115,12 @@ class TrainConfig:
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0 or (k.startswith("lr") and v == 0):
                 raise InputError(f"{k} must be a finite number {'> 0' if k.startswith('lr') else '>= 0'}, got {v!r}")
         for k in ("fast", "bf16", "channels_last"):
-            if not isinstance(getattr(self, k), bool): raise InputError(f"{k} must be true or false, got {getattr(self, k)!r}")
+            v = getattr(self, k)
+            if not isinstance(v, bool) and not (k != "fast" and v == "auto"):
+                raise InputError(f"{k} must be true or false{'' if k == 'fast' else ' or auto'}, got {v!r}")
+        if not isinstance(self.time_box, (int, float)) or isinstance(self.time_box, bool) or not 0 <= self.time_box <= 1e6:
+            raise InputError(f"time_box must be a number of minutes >= 0 (0: off), got {self.time_box!r}")
+        if not isinstance(self.plan, dict): raise InputError(f"plan must be a JSON object, got {type(self.plan).__name__}")
         if self.decoder_objects > 2: raise InputError(f"decoder_objects must be 0, 1 or 2 (a caption names at most two objects), got {self.decoder_objects}")
         if self.two_objects and self.data != "world": raise InputError(f"two_objects applies to the rendered world only (data=world), not to data={self.data!r}")
         if self.lang not in ("zh", "en", "both"): raise InputError(f"lang must be zh, en or both, got {self.lang!r}")
@@ -138,7 +148,7 @@ class TrainConfig:
         scaled = [max(1, round(p * steps / self.total_steps)) if p else 0 for p in parts]
         scaled[parts.index(max(parts))] += steps - sum(scaled)               # the largest phase absorbs the rounding
         if min(s for s, p in zip(scaled, parts) if p) < 1: raise InputError(f"--steps {steps} is too few for the {sum(1 for p in parts if p)} phases of this preset")
-        return replace(self, text_steps=scaled[0], cvae_steps=scaled[1], gan_steps=scaled[2])
+        return replace(self, text_steps=scaled[0], cvae_steps=scaled[1], gan_steps=scaled[2], time_box=0.0)   # steps given: no time box
 
     def to_dict(self) -> dict: return {**asdict(self), "vae_hidden": list(self.vae_hidden), "disc_hidden": list(self.disc_hidden)}
 
@@ -152,7 +162,8 @@ class TrainConfig:
 
 # %% ../nbs/08_training.ipynb #2c1c5fe8
 PRESETS: dict[str, TrainConfig] = {
-    "cpu": TrainConfig(preset="cpu"),
+    "cpu": TrainConfig(preset="cpu", two_objects=0.3, decoder_objects=2, text_steps=1500, cvae_lr_end=0.1, bf16="auto", channels_last="auto",
+                       time_box=9.0),   # the step counts are shares: the time box fits them to this machine
     "gpu": TrainConfig(preset="gpu", image_size=64, n_train=50_000, two_objects=0.3, batch_size=128, text_steps=1500, cvae_steps=6000, gan_steps=20_000,
                        embed_dim=64, text_dim=128, text_channels=128, z_dim=32, vae_hidden=(64, 128, 256, 256), disc_hidden=(64, 128, 256, 256),
                        decoder_objects=2, cvae_lr_end=0.1, sample_every=1000, checkpoint_every=2000, log_every=50),
@@ -489,6 +500,64 @@ class _Steps:
         m._modules = dict(self.model._modules); m._modules["cvae"] = self.ema
         return m
 
+# %% ../nbs/08_training.ipynb #ea16b22a
+BF16_MIN_SPEEDUP = 1.5   # bf16 autocast is chosen on a CPU only where a bf16 matrix product is at least this much faster than fp32
+PLAN_MARGIN = 1.1        # a probed step runs ~5-10 % faster than the run's (which also logs, draws samples, writes checkpoints)
+
+def choose_speed_path(config: TrainConfig, device: torch.device) -> tuple[dict, dict]:
+    "Resolve bf16='auto' / channels_last='auto' for this device: (the resolved fields, what was measured, for config.json)."
+    found, out = {}, {}
+    if config.bf16 == "auto":
+        if device.type == "cuda": out["bf16"] = bool(torch.cuda.is_bf16_supported())
+        elif device.type == "cpu":
+            found["bf16_matmul_speedup"] = round(bf16_speedup(device), 2)         # ~0.2 s: a 256^3 product in each precision
+            out["bf16"] = found["bf16_matmul_speedup"] >= BF16_MIN_SPEEDUP
+        else: out["bf16"] = False
+        found["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    if config.channels_last == "auto": out["channels_last"] = out.get("bf16", config.bf16) is True   # measured together in chapter 08a
+    return out, found
+
+def fit_time_box(config: TrainConfig, seconds_per_step: dict[str, float]) -> TrainConfig:
+    """The schedule that fills `config.time_box` minutes of steps: the text phase keeps its steps (it is cheap and needs them),
+    the CVAE and VAE-GAN phases keep their ratio and are scaled (up or down) to the time left, rounded down to tens."""
+    box = 60 * config.time_box - config.text_steps * seconds_per_step.get("text", 0.0)
+    per_pair = config.cvae_steps * seconds_per_step.get("cvae", 0.0) + config.gan_steps * seconds_per_step.get("gan", 0.0)
+    if per_pair <= 0 or box <= 0: raise InputError(f"the {config.time_box} minute time box leaves no time for the image phases on this machine")
+    k = box / per_pair
+    cvae, gan = (max(10, int(p * k) // 10 * 10) if p else 0 for p in (config.cvae_steps, config.gan_steps))
+    return replace(config, cvae_steps=cvae, gan_steps=gan)
+
+class _Plan:
+    "A part of `Trainer`: before a new run, pick the speed path this machine is fast with and fit the schedule into the time box."
+    def _probe(self, phase: str, steps: int = 6, warmup: int = 2) -> float:
+        "Seconds per step of `phase`, measured on throwaway copies of the state: the model, the optimisers and the RNG come back unchanged."
+        saved = copy.deepcopy(({k: m.state_dict() for k, m in self.modules.items()}, {k: o.state_dict() for k, o in self.optimizers.items()}))
+        rng, g = torch.get_rng_state(), torch.Generator().manual_seed(12345)
+        self._enter(phase)
+        try:
+            for i in range(warmup + steps):
+                if i == warmup: t0 = time.perf_counter()
+                self._update(phase, torch.randint(len(self.data), (self.config.batch_size,), generator=g).to(self.device))
+            return (time.perf_counter() - t0) / steps
+        finally:
+            for k, m in self.modules.items(): m.load_state_dict(saved[0][k])
+            for k, o in self.optimizers.items(): o.load_state_dict(saved[1][k])
+            torch.set_rng_state(rng)
+            self.phase = None
+
+    def _fit(self, c: TrainConfig) -> TrainConfig:
+        "Measure each phase's step on this machine and scale the schedule to the time box (a fresh run on one CPU process only)."
+        if self.world > 1 or self.graphed:
+            self.log("time box: the schedule is fitted on one CPU process only; training the preset's steps as they are")
+            return replace(c, time_box=0.0)
+        sec = {ph: PLAN_MARGIN * self._probe(ph) for ph, n in zip(PHASES, (c.text_steps, c.cvae_steps, c.gan_steps)) if n}
+        fitted = fit_time_box(c, sec)
+        plan = {**c.plan, "seconds_per_step": {k: round(v, 4) for k, v in sec.items()}, "steps_before_fit": [c.text_steps, c.cvae_steps, c.gan_steps]}
+        self.log(f"time box {c.time_box:g} min: this machine takes " + ", ".join(f"{k} {1000 * v:.0f} ms" for k, v in sec.items())
+                 + f" per step, so {fitted.text_steps} + {fitted.cvae_steps} + {fitted.gan_steps} steps")
+        return replace(fitted, plan=plan)
+
+
 # %% ../nbs/08_training.ipynb #ce66da24
 class _Checkpoints:
     "A part of `Trainer`: what a checkpoint holds, how a run is continued from one, and how one is written."
@@ -730,7 +799,7 @@ class _Loop:
                 "processes": self.world}
 
 # %% ../nbs/08_training.ipynb #fb5a59cd
-class Trainer(_Loop, _Steps, _Checkpoints, _RunFolder):
+class Trainer(_Loop, _Steps, _Plan, _Checkpoints, _RunFolder):
     "The whole pipeline in one loop: text CNN on the named slots, CVAE, then VAE-GAN with an auxiliary classifier; a run folder out."
     def __init__(self, config: TrainConfig | None, out, *, resume: bool = False, minutes: float | None = None, device: str | None = None,
                  show_progress: bool = True, log=print, data: TrainData | None = None):
@@ -762,6 +831,11 @@ class Trainer(_Loop, _Steps, _Checkpoints, _RunFolder):
         if self.targets is None and config.text_steps:
             self.log(f"no named slots are known for {self.data.source}: skipping the text phase ({config.text_steps} steps)")
             config = replace(config, text_steps=0)
+        if not resume and "auto" in (config.bf16, config.channels_last):
+            chosen, found = choose_speed_path(config, self.device)
+            config = replace(config, **chosen, plan={**config.plan, **found, **{f"{k}_auto": v for k, v in chosen.items()}})
+            self.log("speed path: " + ", ".join(f"{k} {'on' if v else 'off'}" for k, v in chosen.items())
+                     + (f" (bf16 matrix product {found['bf16_matmul_speedup']}x fp32 here)" if "bf16_matmul_speedup" in found else ""))
         self.config = c = config
         self.vocab = Vocab.load(self.out / VOCAB_FILE) if resume and (self.out / VOCAB_FILE).is_file() else Vocab.build(tokens)
         embedding = None
@@ -795,6 +869,7 @@ class Trainer(_Loop, _Steps, _Checkpoints, _RunFolder):
         if resume: self._restore()
         for o in self.optimizers.values(): graph_ready(o, self.device, on=self.graphed)   # also undoes a checkpoint made the other way
         if self.graphed: capturable(self.model)                                            # no data-dependent shapes in the step
+        if not resume and c.time_box: self.config = self._fit(c)                               # steps that fill the time box here
 
 # %% ../nbs/08_training.ipynb #71b39de9
 def _difference(a, b, where: str = "model") -> str:
