@@ -162,8 +162,8 @@ class TrainConfig:
 
 # %% ../nbs/08_training.ipynb #2c1c5fe8
 PRESETS: dict[str, TrainConfig] = {
-    "cpu": TrainConfig(preset="cpu", two_objects=0.3, decoder_objects=2, text_steps=1500, cvae_lr_end=0.1, bf16="auto", channels_last="auto",
-                       time_box=9.0),   # the step counts are shares: the time box fits them to this machine
+    "cpu": TrainConfig(preset="cpu", two_objects=0.3, decoder_objects=2, text_steps=1500, cvae_lr_end=0.1, batch_size=32, bf16="auto",
+                       channels_last="auto", time_box=9.0),   # cvae/gan steps are shares: the time box fits them to this machine
     "gpu": TrainConfig(preset="gpu", image_size=64, n_train=50_000, two_objects=0.3, batch_size=128, text_steps=1500, cvae_steps=6000, gan_steps=20_000,
                        embed_dim=64, text_dim=128, text_channels=128, z_dim=32, vae_hidden=(64, 128, 256, 256), disc_hidden=(64, 128, 256, 256),
                        decoder_objects=2, cvae_lr_end=0.1, sample_every=1000, checkpoint_every=2000, log_every=50),
@@ -507,6 +507,7 @@ PLAN_MARGIN = 1.1        # a probed step runs ~5-10 % faster than the run's (whi
 def choose_speed_path(config: TrainConfig, device: torch.device) -> tuple[dict, dict]:
     "Resolve bf16='auto' / channels_last='auto' for this device: (the resolved fields, what was measured, for config.json)."
     found, out = {}, {}
+    if not config.fast: return {k: False for k in ("bf16", "channels_last") if getattr(config, k) == "auto"}, {}   # plain eager fp32 steps
     if config.bf16 == "auto":
         if device.type == "cuda": out["bf16"] = bool(torch.cuda.is_bf16_supported())
         elif device.type == "cpu":

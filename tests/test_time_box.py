@@ -42,6 +42,7 @@ def test_bf16_only_where_it_was_measured_to_pay_off(monkeypatch, speedup, on):
     assert chosen == {"bf16": on, "channels_last": on}
     assert found["bf16_matmul_speedup"] == speedup and found["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert choose_speed_path(preset("tiny"), torch.device("cpu")) == ({}, {})   # explicit settings are left alone
+    assert choose_speed_path(preset("cpu", fast=False), torch.device("cpu")) == ({"bf16": False, "channels_last": False}, {})   # --eager
 
 
 def test_the_probe_changes_nothing_the_run_computes(tmp_path, monkeypatch):
