@@ -523,7 +523,9 @@ def fit_time_box(config: TrainConfig, seconds_per_step: dict[str, float]) -> Tra
     the CVAE and VAE-GAN phases keep their ratio and are scaled (up or down) to the time left, rounded down to tens."""
     box = 60 * config.time_box - config.text_steps * seconds_per_step.get("text", 0.0)
     per_pair = config.cvae_steps * seconds_per_step.get("cvae", 0.0) + config.gan_steps * seconds_per_step.get("gan", 0.0)
-    if per_pair <= 0 or box <= 0: raise InputError(f"the {config.time_box} minute time box leaves no time for the image phases on this machine")
+    if per_pair <= 0 or box <= 0:
+        raise InputError(f"the {config.time_box} minute time box leaves no time for the image phases on this machine "
+                         f"(the text phase alone takes {config.text_steps * seconds_per_step.get('text', 0.0) / 60:.1f} min): give a longer --time-box or --steps N")
     k = box / per_pair
     cvae, gan = (max(10, int(p * k) // 10 * 10) if p else 0 for p in (config.cvae_steps, config.gan_steps))
     return replace(config, cvae_steps=cvae, gan_steps=gan)
