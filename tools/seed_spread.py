@@ -4,6 +4,7 @@ into `set_seed(s + k)` and compare their printed numbers with the stored run (k 
     python tools/seed_spread.py                  # every notebook, shifts 1 and 2 (about 12 min on 2 cores)
     python tools/seed_spread.py 04 05 --shifts 1 2 3
     python tools/seed_spread.py --out docs/seed_spread.md
+    python tools/seed_spread.py 00_core --update  # run some chapters again and replace only their sections in the report
 
 Only `set_seed` moves (model initialisation, dropout, the reparameterisation noise, the order of the training batches
 where a trainer draws it from the seeded global RNG); data made with an explicit `seed=` argument and the sampling
@@ -99,6 +100,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--timeout", type=int, default=1800)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "seed_spread.md")
+    ap.add_argument("--update", action="store_true", help="keep the report's other chapters; replace only the sections of the ones run now")
     a = ap.parse_args()
     paths = notebooks(a.names)
     t0 = time.time()
@@ -109,6 +111,7 @@ def main():
             name, k, lines, errors, sec = f.result()
             results.setdefault(name, {})[k] = (lines, errors)
             print(f"{name:30s} shift {k}  {sec:5.0f} s  {len(errors)} failed cell(s)", flush=True)
+    sections = {}
     doc = [f"# How the printed figures move with the seed\n",
            f"Written by `python tools/seed_spread.py` ({time.strftime('%Y-%m-%d')}, {time.time() - t0:.0f} s): every chapter run with "
            f"`set_seed(s)` shifted by {', '.join(map(str, a.shifts))} and compared with the stored run (shift 0). "
@@ -121,9 +124,17 @@ def main():
         errors = [f"shift {k}: {e}" for k in a.shifts for e in results[p.stem][k][1]]
         label = {i: f"In [{c.get('metadata', {}).get(RUN, '?')}]" for i, c in enumerate(nb["cells"])}
         diffs = compare(stored, runs, label)
-        doc.append(f"\n## {p.stem}\n")
-        doc += diffs or ["- no printed figure changed with the seed"]
-        if errors: doc += ["", "Cells that failed with a shifted seed:", *[f"- {e}" for e in errors]]
+        part = [f"\n## {p.stem}\n", *(diffs or ["- no printed figure changed with the seed"])]
+        if errors: part += ["", "Cells that failed with a shifted seed:", *[f"- {e}" for e in errors]]
+        sections[p.stem] = "\n".join(part)
+        doc += part
+    if a.update and a.out.is_file():                                   # the other chapters' sections stay as they were
+        old = a.out.read_text(encoding="utf-8")
+        head, *parts = re.split(r"(?m)^## ", old)
+        kept = {x.split(None, 1)[0]: "\n## " + x.rstrip("\n") for x in parts}
+        kept.update(sections)
+        stamp = f"Sections updated by `python tools/seed_spread.py {' '.join(p.stem for p in paths)} --update` on {time.strftime('%Y-%m-%d')}."
+        doc = [head.rstrip("\n") + "\n\n" + stamp + "\n", *[kept[k] for k in sorted(kept)]]
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text("\n".join(doc) + "\n", encoding="utf-8")
     print(f"wrote {a.out} ({time.time() - t0:.0f} s)")
