@@ -511,7 +511,7 @@ def choose_speed_path(config: TrainConfig, device: torch.device) -> tuple[dict, 
     if config.bf16 == "auto":
         if device.type == "cuda": out["bf16"] = bool(torch.cuda.is_bf16_supported())
         elif device.type == "cpu":
-            found["bf16_matmul_speedup"] = round(bf16_speedup(device), 2)         # ~0.2 s: a 256^3 product in each precision
+            found["bf16_matmul_speedup"] = round(bf16_speedup(device), 2)         # < 1 s: 256^3 products, the precisions taking turns
             out["bf16"] = found["bf16_matmul_speedup"] >= BF16_MIN_SPEEDUP
         else: out["bf16"] = False
         found["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
