@@ -52,19 +52,21 @@ def object_count(s: str) -> int | tuple[int, int]:
     if not 1 <= lo <= hi <= MAX_OBJECTS: raise argparse.ArgumentTypeError(f"objects must lie in 1..{MAX_OBJECTS}, got {s!r}")
     return lo if lo == hi else (lo, hi)
 
+def _minutes(s: str, zero_ok: bool) -> float:
+    what, rule = ("a number >= 0", "0: off; at most 1,000,000") if zero_ok else ("a number > 0", "at most 1,000,000")
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected minutes as {what}, got {s!r:.40}") from None
+    if not (0 <= v if zero_ok else 0 < v) or not v <= 1e6:
+        raise argparse.ArgumentTypeError(f"expected minutes as {what} ({rule}), got {s!r:.40}")
+    return v
+
 def positive_minutes(s: str) -> float:
     "argparse type: a number of minutes > 0."
-    try: v = float(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected minutes as a number > 0, got {s!r}") from None
-    if not 0 < v <= 1e6: raise argparse.ArgumentTypeError(f"expected minutes as a number > 0 (at most 1,000,000), got {s!r:.40}")
-    return v
+    return _minutes(s, zero_ok=False)
 
 def minutes_or_zero(s: str) -> float:
     "argparse type: a number of minutes >= 0 (0: off)."
-    try: v = float(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected minutes as a number >= 0, got {s!r:.40}") from None
-    if not 0 <= v <= 1e6: raise argparse.ArgumentTypeError(f"expected minutes as a number >= 0 (0: off; at most 1,000,000), got {s!r:.40}")
-    return v
+    return _minutes(s, zero_ok=True)
 
 # %% ../nbs/12_cli.ipynb #03cea489
 def cmd_data(args) -> int:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -151,16 +152,17 @@ def show_images(images, captions=None, *, ncols: int | None = None, path=None, t
 
 def _clip(s: str, limit: int = MAX_SHOWN_CHARS) -> str: return s if len(s) <= limit else s[:limit - 1] + "…"
 
-def _has_cjk(s: str) -> bool: return any("\u4e00" <= ch <= "\u9fff" for ch in s)
+_WIDE = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"      # CJK characters and punctuation, full-width forms: two columns each
+_TOKENS = re.compile(f"[{_WIDE}]|[^\\s{_WIDE}]+|\\s+")     # one wide character, a word, or a run of spaces
+_ONE_WIDE = re.compile(f"[{_WIDE}]")
 
 def _wrap(s: str, width: int) -> str:
     "Break each line of a caption into lines about `width` columns wide: a CJK character is two columns and may end a line; a word is not split."
-    import re
     out = []
     for line in s.split("\n"):
         cur, w = "", 0
-        for tok in re.findall(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]|[^\s\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+|\s+", line):
-            tw = 2 * len(tok) if _has_cjk(tok) or "\u3000" <= tok[0] <= "\u303f" or "\uff00" <= tok[0] <= "\uffef" else len(tok)
+        for tok in _TOKENS.findall(line):
+            tw = 2 if _ONE_WIDE.match(tok) else len(tok)
             if cur and w + tw > width and not tok.isspace():
                 out.append(cur.rstrip()); cur, w = "", 0
             if not cur and tok.isspace(): continue

@@ -32,7 +32,7 @@ from .pipeline import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, _encode, read_run_c
 from .text import Vocab, tokenize
 from .text_cnn import AttributeHead, TextCNN, TextCNNConfig, attribute_loss, caption_targets
 from .vae import ConditionalVAE, VAEConfig
-from .speed import CapturedStep, bf16_speedup, capturable, graph_ready, set_lr
+from .speed import CapturedStep, bf16_speedup, capturable, graph_ready, set_lr, time_calls
 from .vaegan import VAEGAN, VAEGANConfig, vaegan_update
 from .slots import LAYOUT_WEIGHT, layout_reconstruct, slot_cvae_loss
 
@@ -535,17 +535,14 @@ class _Plan:
     def _probe(self, phase: str, steps: int = 6, warmup: int = 2) -> float:
         "Seconds per step of `phase`, measured on throwaway copies of the state: the model, the optimisers and the RNG come back unchanged."
         saved = copy.deepcopy(({k: m.state_dict() for k, m in self.modules.items()}, {k: o.state_dict() for k, o in self.optimizers.items()}))
-        rng, g = torch.get_rng_state(), torch.Generator().manual_seed(12345)
+        rng, g = self._rng(), torch.Generator().manual_seed(12345)             # the batches come from g: the run's batch order is untouched
         self._enter(phase)
-        try:
-            for i in range(warmup + steps):
-                if i == warmup: t0 = time.perf_counter()
-                self._update(phase, torch.randint(len(self.data), (self.config.batch_size,), generator=g).to(self.device))
-            return (time.perf_counter() - t0) / steps
+        try: return time_calls(lambda: self._update(phase, torch.randint(len(self.data), (self.config.batch_size,), generator=g).to(self.device)),
+                               steps, self.device, warmup)
         finally:
             for k, m in self.modules.items(): m.load_state_dict(saved[0][k])
             for k, o in self.optimizers.items(): o.load_state_dict(saved[1][k])
-            torch.set_rng_state(rng)
+            self._set_rng(rng)
             self.phase = None
 
     def _fit(self, c: TrainConfig) -> TrainConfig:
@@ -553,11 +550,11 @@ class _Plan:
         if self.world > 1 or self.graphed:
             self.log("time box: the schedule is fitted on one CPU process only; training the preset's steps as they are")
             return replace(c, time_box=0.0)
-        sec = {ph: PLAN_MARGIN * self._probe(ph) for ph, n in zip(PHASES, (c.text_steps, c.cvae_steps, c.gan_steps)) if n}
-        fitted = fit_time_box(c, sec)
+        sec = {ph: self._probe(ph) for ph, n in zip(PHASES, (c.text_steps, c.cvae_steps, c.gan_steps)) if n}   # measured
+        fitted = fit_time_box(c, {k: PLAN_MARGIN * v for k, v in sec.items()})                                  # planned with a margin
         plan = {**c.plan, "seconds_per_step": {k: round(v, 4) for k, v in sec.items()}, "steps_before_fit": [c.text_steps, c.cvae_steps, c.gan_steps]}
         self.log(f"time box {c.time_box:g} min: this machine takes " + ", ".join(f"{k} {1000 * v:.0f} ms" for k, v in sec.items())
-                 + f" per step, so {fitted.text_steps} + {fitted.cvae_steps} + {fitted.gan_steps} steps")
+                 + f" per step (planned with {PLAN_MARGIN:g}x that), so {fitted.text_steps} + {fitted.cvae_steps} + {fitted.gan_steps} steps")
         return replace(fitted, plan=plan)
 
 
@@ -601,14 +598,18 @@ class _Checkpoints:
         if differ: self.log(f"resume: using the run's own settings; ignoring {', '.join(differ)} (only --minutes and --device may change)")
         return saved
 
+    def _set_rng(self, r: dict):
+        "Put back random states saved by `_rng` (this rank's torch state where every rank's was saved)."
+        torch.set_rng_state(r.get(f"torch.{self.rank}", r["torch"])); self.batches.set_state(r["batches"])
+        if "cuda" in r and self.device.type == "cuda": torch.cuda.set_rng_state(r["cuda"], self.device)
+
     def _restore(self):
         "Load the newest usable checkpoint (damaged ones are reported and skipped, nothing of them loaded); none: start from step 0."
         for ck in checkpoints(self.out):
             try: state = read_checkpoint(ck, self.modules, self.optimizers, max_step=self.config.total_steps)
             except InputError as e:
                 self.log(f"resume: skipping checkpoint {e}"); continue
-            torch.set_rng_state(state["rng"].get(f"torch.{self.rank}", state["rng"]["torch"])); self.batches.set_state(state["rng"]["batches"])
-            if "cuda" in state["rng"] and self.device.type == "cuda": torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+            self._set_rng(state["rng"])
             self.step, self.seconds, self.last_checkpoint = state["step"], state.get("seconds", 0.0), ck
             self.log(f"resume: continuing from {ck.name} (step {self.step} of {self.config.total_steps})")
             return

@@ -85,6 +85,12 @@ def small_png(b64: str) -> str:
     return base64.b64encode(buf.getvalue()).decode() + "\n" if len(buf.getvalue()) < len(raw) else b64
 
 
+def kernel_env(cache: str):
+    "The environment every notebook kernel starts in: one thread, a fixed hash seed, a fresh data cache, inline figures."
+    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0", T2I_COURSE_CACHE=cache,
+                      MPLBACKEND="module://matplotlib_inline.backend_inline", TQDM_DISABLE="0")
+
+
 def run(path: Path, slow: bool, cache: str, timeout: int) -> tuple[str, float, str]:
     "Execute one notebook and write it back; returns (name, seconds, error or '')."
     import nbformat
@@ -92,8 +98,7 @@ def run(path: Path, slow: bool, cache: str, timeout: int) -> tuple[str, float, s
     from nbclient.exceptions import CellExecutionError
     t0 = time.time()
     nb = nbformat.read(path, as_version=4)
-    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0", T2I_COURSE_CACHE=cache,
-                      MPLBACKEND="module://matplotlib_inline.backend_inline", TQDM_DISABLE="0")
+    kernel_env(cache)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NBS)}})
     where = machine() if slow else ""
     try:

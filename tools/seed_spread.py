@@ -15,12 +15,12 @@ numbers differ; lines with times (s, ms, µs, it/s), speeds (GFLOP/s, GB/s, spee
 measure the machine, not the seed. A check cell
 that fails with another seed is reported too: it checks something seed 0 happens to give.
 """
-import argparse, json, os, re, statistics, sys, tempfile, time
+import argparse, json, re, sys, tempfile, time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_notebooks import NBS, ROOT, RUN, flags, notebooks  # noqa: E402
+from run_notebooks import NBS, ROOT, RUN, flags, kernel_env, notebooks  # noqa: E402
 
 PATCH = """\
 import sys as _sys, t2i_course.core as _core
@@ -52,8 +52,7 @@ def run_shifted(path: Path, shift: int, cache: str, timeout: int) -> tuple[str, 
     from nbclient import NotebookClient
     t0 = time.time()
     nb = nbformat.read(path, as_version=4)
-    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0", T2I_COURSE_CACHE=cache,
-                      MPLBACKEND="module://matplotlib_inline.backend_inline")
+    kernel_env(cache)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(NBS)}})
     lines, errors = {}, []
     with client.setup_kernel():
