@@ -4,7 +4,7 @@
     python tools/run_notebooks.py 05_vae 07       # some of them (a name, or the start of one)
     python tools/run_notebooks.py --slow 07       # also run the `#| slow` cells and store their output with when and where they ran
     python tools/run_notebooks.py --clean         # only clean (what nbdev_clean does)
-    python tools/run_notebooks.py --check         # CI: every notebook executed top to bottom, clean, <= 1 MB; prints the sizes
+    python tools/run_notebooks.py --check         # CI: every notebook executed top to bottom, clean, <= 1 MB; prints sizes and figure counts
 
 Each kernel is single-threaded (OMP_NUM_THREADS=1) and starts in nbs/ with a fresh data cache, so a run is repeatable.
 `#| eval: false` cells never run. `#| slow` cells run only with --slow; otherwise they keep the output of their last real run
@@ -158,7 +158,8 @@ def main():
         for p in paths:
             size = p.stat().st_size; total += size
             why = problems(p); bad += bool(why)
-            print(f"{p.name:34s} {size / 1e3:8.1f} kB  {'; '.join(why) if why else 'ok'}")
+            figures = sum("image/png" in o.get("data", {}) for c in json.loads(p.read_text(encoding="utf-8"))["cells"] for o in c.get("outputs", []))
+            print(f"{p.name:34s} {size / 1e3:8.1f} kB  {figures:3d} figures  {'; '.join(why) if why else 'ok'}")
         print(f"{len(paths)} notebooks, {total / 1e6:.2f} MB in all")
         if bad: sys.exit(f"{bad} notebook(s) are not stored executed and clean: run python tools/run_notebooks.py NAME and commit")
         return
