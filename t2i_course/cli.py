@@ -14,7 +14,7 @@ from .core import MAX_SEED, InputError
 
 # %% auto #0
 __all__ = ['seed', 'STOPPED_EXIT', 'positive_int', 'int_in', 'image_size', 'object_count', 'positive_minutes', 'minutes_or_zero',
-           'cmd_data', 'cmd_train', 'cmd_generate', 'cmd_eval', 'build_parser', 'main']
+           'temperature', 'cmd_data', 'cmd_train', 'cmd_generate', 'cmd_eval', 'build_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #8863b330
 def positive_int(s: str) -> int:
@@ -68,6 +68,14 @@ def minutes_or_zero(s: str) -> float:
     "argparse type: a number of minutes >= 0 (0: off)."
     return _minutes(s, zero_ok=True)
 
+def temperature(s: str) -> float:
+    "argparse type: a sampling temperature in 0..4."
+    try: v = float(s)
+    except ValueError: v = None
+    if v is None or not 0 <= v <= 4: raise argparse.ArgumentTypeError(f"expected a number in 0..4 (1: the prior as trained), got {s!r:.40}")
+    return v
+
+
 # %% ../nbs/12_cli.ipynb #03cea489
 def cmd_data(args) -> int:
     "Write a dataset of the world to args.out, plus preview.png."
@@ -115,8 +123,12 @@ def cmd_generate(args) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".png": raise InputError(f"--out must be a .png file, got {out}")
     claim_png(out, "--out")                                            # a picture of the user's is never overwritten
+    from t2i_course.pipeline import shipped_run
+    if args.run is None:
+        args.run = shipped_run()
+        print(f"using the run that ships with t2i-course ({args.run}); `t2i-course train` trains your own, then give --run")
     t2i = TextToImage.load(args.run, device=args.device)
-    images = t2i.generate(args.text, n=args.n, seed=args.seed)
+    images = t2i.generate(args.text, n=args.n, seed=args.seed, temperature=args.temperature)
     caps = [t if k == 0 else "" for t in args.text for k in range(args.n)]
     show_images(images, caps, ncols=args.n, path=out, show=False)
     print(f"wrote {len(images)} images ({t2i.image_size}x{t2i.image_size}) for {len(args.text)} caption(s) to {out}")
@@ -127,7 +139,7 @@ def cmd_eval(args) -> int:
     "Evaluate a run folder: metrics.json, report.md and pictures in --out; print the tables."
     from t2i_course.evaluate import evaluate_run, metrics_markdown
     out = Path(args.out) if args.out else Path(args.run) / "eval"
-    m = evaluate_run(args.run, out, n=args.n, seed=args.seed)           # refuses a folder that is not a report's before the work
+    m = evaluate_run(args.run, out, n=args.n, seed=args.seed, temperature=args.temperature)           # refuses a folder that is not a report's before the work
     print(metrics_markdown(m))
     print(f"\nwrote metrics.json, report.md and pictures to {out}/ in {m['seconds']} s")
     return 0
@@ -162,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int_in(1, 10_000_000), help="total training steps (the preset's phases keep their shares; no time box)")
     t.add_argument("--time-box", type=minutes_or_zero, metavar="MINUTES", help="fit the steps to this many minutes of training on this machine, measured "
                    "before the first step (cpu preset: 9; 0: the preset's steps as they are)")
-    t.add_argument("--minutes", type=positive_minutes, help="time box: save and stop cleanly after this many minutes")
+    t.add_argument("--minutes", type=positive_minutes, help="save and stop cleanly after this many minutes; a new run of the cpu preset "
+                   "also fits all its phases into them (when shorter than its time box)")
     t.add_argument("--seed", type=seed, help=f"random seed, 0..{MAX_SEED}")
     t.add_argument("--batch-size", type=int_in(2, 65_536))
     t.add_argument("--size", type=image_size, help="image side in pixels, a power of two >= 16")
@@ -178,10 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
     g = sub.add_parser("generate", help="generate images from captions with a trained run", description="Generate images from any captions "
                        "with a run folder and write a captioned grid.")
-    g.add_argument("--run", required=True, help="run folder written by `t2i-course train`")
+    g.add_argument("--run", help="run folder written by `t2i-course train` (default: the cpu run that ships with the package)")
     g.add_argument("--n", type=int_in(1, 1000), default=8, help="images per caption (default 8)")
     g.add_argument("--out", required=True, help="output PNG file")
     g.add_argument("--seed", type=seed, default=0, help=f"random seed, 0..{MAX_SEED}")
+    g.add_argument("--temperature", type=temperature, help="the prior's noise scale, 0..4 (default: the run's own; cpu preset 0.3): "
+                   "lower draws what the caption names more faithfully, with less variety in what it leaves open")
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     g.add_argument("text", nargs="+", help="one or more captions, in 中文 or English")
     g.set_defaults(func=cmd_generate)
@@ -191,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", help="output folder (default RUN/eval)")
     e.add_argument("--n", type=int_in(1, 100_000), default=500, help="captions per caption set (default 500)")
     e.add_argument("--seed", type=seed, default=0, help=f"random seed, 0..{MAX_SEED}")
+    e.add_argument("--temperature", type=temperature, help="sample with this noise scale, 0..4, instead of the run's own")
     e.set_defaults(func=cmd_eval)
     return p
 

@@ -213,16 +213,19 @@ def write_report(out_dir, metrics: dict, pictures: dict, title: str = "Evaluatio
     atomic_write_text(out / "report.md", "\n".join(md) + "\n")
     return out
 
-def evaluate_run(run_dir, out_dir=None, *, n: int = 500, seed: int = 0, show_progress: bool = True) -> dict:
-    "Evaluate a run folder written by `t2i-course train`: metrics.json, report.md and pictures in out_dir (default run_dir/eval)."
+def evaluate_run(run_dir, out_dir=None, *, n: int = 500, seed: int = 0, temperature: float | None = None, show_progress: bool = True) -> dict:
+    """Evaluate a run folder written by `t2i-course train`: metrics.json, report.md and pictures in out_dir (default run_dir/eval).
+    `temperature`: the prior's noise scale to sample with (default: the run's own, `TextToImage.temperature`)."""
     from t2i_course.pipeline import TextToImage
     out = Path(run_dir) / "eval" if out_dir is None else Path(out_dir)
     claim_folder(out, "eval", what="the report folder")                  # refused before the work, not after it
     t2i = TextToImage.load(run_dir)
     with warnings.catch_warnings(record=True) as caught:                  # unknown words: collected for the report, not repeated per batch
         warnings.simplefilter("always", UserWarning)
-        metrics, pictures = evaluate_generator(t2i, t2i.image_size, n=n, seed=seed, score=t2i.score, show_progress=show_progress)
-    metrics["run"] = str(run_dir)
+        gen = t2i if temperature is None else (lambda texts: t2i.generate(texts, temperature=temperature))
+        metrics, pictures = evaluate_generator(gen, t2i.image_size, n=n, seed=seed, score=None if t2i.generator_only else t2i.score,
+                                               show_progress=show_progress)
+    metrics["run"], metrics["temperature"] = str(run_dir), t2i.temperature if temperature is None else float(temperature)
     metrics["warnings"] = list(dict.fromkeys(str(w.message) for w in caught))
     write_report(out, metrics, pictures, title=f"Evaluation of {Path(run_dir).name}")
     return metrics

@@ -23,14 +23,15 @@ from .text import Vocab, check_caption, tokenize
 from .vaegan import VAEGAN, build_vaegan, system_config
 
 # %% auto #0
-__all__ = ['RUN_FORMAT', 'RUN_FORMAT_VERSION', 'CONFIG_FILE', 'VOCAB_FILE', 'WEIGHTS_FILE', 'RUN_FILES', 'run_config', 'save_run',
-           'read_run_config', 'load_weights', 'TextToImage']
+__all__ = ['RUN_FORMAT', 'RUN_FORMAT_VERSION', 'CONFIG_FILE', 'VOCAB_FILE', 'WEIGHTS_FILE', 'RUN_FILES', 'GENERATOR_PARTS',
+           'run_config', 'save_run', 'read_run_config', 'load_weights', 'TextToImage', 'shipped_run',
+           'export_generator']
 
 # %% ../nbs/09_generate.ipynb #09a00007
 RUN_FORMAT, RUN_FORMAT_VERSION = FOLDER_KINDS["run"].format, 1
 CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "model.safetensors"
 RUN_FILES = (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE)
-_RESERVED = ("format", "version", "library_version", "model", "image_size", "train", "sha256")   # config.json keys `extra` may not set
+_RESERVED = ("format", "version", "library_version", "model", "image_size", "train", "sha256", "parts")   # config.json keys `extra` may not set
 
 def _check_vocab(model: VAEGAN, vocab: Vocab):
     "InputError unless `vocab` is a Vocab of the size both text encoders were built for."
@@ -109,6 +110,13 @@ def load_weights(model: torch.nn.Module, path) -> torch.nn.Module:
 # %% ../nbs/09_generate.ipynb #09a0000c
 def _is_int(v) -> bool: return isinstance(v, Integral) and not isinstance(v, bool)
 
+GENERATOR_PARTS = ("cvae",)   # what a generator-only run folder holds: the CVAE (text encoder, prior, decoder, and the encoder the explorer maps with)
+
+def _temperature(v, what: str = "temperature") -> float:
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 4:
+        raise InputError(f"{what} must be a number in [0, 4] (1: samples of the prior as trained, 0: its mean), got {v!r}")
+    return float(v)
+
 def _caption_tokens(texts, vocab: Vocab) -> list[list[str]]:
     "Tokens of each caption (one str or a list of str); empty captions raise, unknown words give one warning."
     if isinstance(texts, str): texts = [texts]
@@ -139,6 +147,8 @@ class TextToImage:
         self.model, self.vocab, self.run_dir = model.eval(), vocab, None if run_dir is None else Path(run_dir)
         self.config = config if config is not None else run_config(model)
         self.image_size = model.cvae.config.image_size
+        self.generator_only = self.config.get("parts") == list(GENERATOR_PARTS)   # a shipped run: no discriminator weights
+        self.temperature = _temperature((self.config.get("train") or {}).get("temperature", 1.0), f"{CONFIG_FILE}'s train.temperature")
 
     @property
     def device(self) -> torch.device: return next(self.model.parameters()).device
@@ -157,17 +167,23 @@ class TextToImage:
         vocab = Vocab.load(run_dir / VOCAB_FILE)
         try: _check_vocab(model, vocab)
         except InputError as e: raise InputError(f"{run_dir / VOCAB_FILE} does not fit the model: {e}") from None
-        load_weights(model, run_dir / WEIGHTS_FILE)
-        return cls(model.to(dev), vocab, config, run_dir)
+        parts = config.get("parts")
+        if parts not in (None, list(GENERATOR_PARTS)):
+            raise InputError(f"{run_dir / CONFIG_FILE}: parts is {parts!r}; a run folder holds the whole model (no 'parts') or {list(GENERATOR_PARTS)}")
+        load_weights(model.cvae if parts else model, run_dir / WEIGHTS_FILE)   # a generator-only folder: the CVAE's tensors
+        try: return cls(model.to(dev), vocab, config, run_dir)
+        except InputError as e: raise InputError(f"{run_dir / CONFIG_FILE}: {e}") from None
 
-    def generate(self, texts, n: int = 1, seed: int = 0) -> np.ndarray:
-        "n images per caption, uint8 (len(texts)*n, H, W, 3); caption i's are rows i*n .. i*n+n-1; the same seed, the same images."
+    def generate(self, texts, n: int = 1, seed: int = 0, temperature: float | None = None) -> np.ndarray:
+        """n images per caption, uint8 (len(texts)*n, H, W, 3); caption i's are rows i*n .. i*n+n-1; the same seed, the same images.
+        `temperature` scales the prior's noise, z = mu + temperature * sigma * eps (default: the run's own, `self.temperature`)."""
         tokens = _caption_tokens(texts, self.vocab)
+        temp = self.temperature if temperature is None else _temperature(temperature)
         if not _is_int(n) or n < 1: raise InputError(f"n (images per caption) must be a positive integer, got {n!r}")
         if not _is_int(seed) or not 0 <= seed <= MAX_SEED: raise InputError(f"seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
         cvae, dev, s = self.model.cvae, self.device, self.image_size
         check_memory(len(tokens) * n * s * s * 3, f"{len(tokens) * n:,} images of {s}x{s}")
-        eps = torch.randn(len(tokens) * n, cvae.config.z_dim, generator=torch.Generator().manual_seed(int(seed)))  # (N*n, Z) on the CPU
+        eps = temp * torch.randn(len(tokens) * n, cvae.config.z_dim, generator=torch.Generator().manual_seed(int(seed)))  # (N*n, Z) on the CPU
         out, step = np.empty((len(tokens) * n, s, s, 3), np.uint8), max(1, self.batch_size // n)   # step: captions per batch
         with evaluating(self.model):
             for b in range(0, len(tokens), step):
@@ -175,7 +191,7 @@ class TextToImage:
                 t = cvae.text_encoder(_encode(tokens[b:b + step], self.vocab, cvae.text_encoder).to(dev))   # (B, text_dim)
                 t = t.repeat_interleave(n, dim=0)                                  # (B*n, text_dim) each caption n times in a row
                 mu_p, logvar_p = cvae.prior(t)                                     # (B*n, Z) each
-                z = mu_p + torch.exp(0.5 * logvar_p) * eps[rows].to(dev)           # (B*n, Z) z ~ p(z|t)
+                z = mu_p + torch.exp(0.5 * logvar_p) * eps[rows].to(dev)           # (B*n, Z) z ~ p(z|t), its spread scaled by temp
                 x = cvae.decoder(z, t)                                             # (B*n, C, H, W)
                 if not bool(torch.isfinite(x).all()):
                     raise InputError(f"the model made non-finite pixels (NaN or infinity) for caption {b + int((~torch.isfinite(x)).flatten(1).any(1).nonzero()[0]) // n}: "
@@ -193,6 +209,8 @@ class TextToImage:
         if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (s, s, 3): raise InputError(f"images must be uint8 (N, {s}, {s}, 3), got {x.dtype} {x.shape}")
         tokens = _caption_tokens(texts, self.vocab)
         if len(tokens) != len(x): raise InputError(f"{len(x)} images but {len(tokens)} captions; give one caption per image")
+        if self.generator_only:
+            raise InputError(f"{self.run_dir} holds the generator only (no discriminator to score with); score a run folder written by `t2i-course train`")
         x = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2)         # (N, 3, H, W) uint8
         ids = _encode(tokens, self.vocab, self.model.disc_text)                   # (N, T)
         return score_pairs(self.model.disc, self.model.disc_text, x, ids, self.batch_size).numpy().astype(np.float32)
@@ -200,3 +218,25 @@ class TextToImage:
     def __repr__(self) -> str:
         where = f"{self.run_dir}, " if self.run_dir is not None else ""
         return f"TextToImage({where}{self.image_size}x{self.image_size} images, {len(self.vocab)} words, {self.device})"
+
+# %% ../nbs/09_generate.ipynb #b815dbd9
+def shipped_run() -> Path:
+    "The generator-only run folder that ships with the package: the cpu preset trained by the README's own command (`tools/make_shipped_run.py`)."
+    from importlib.resources import files
+    return Path(str(files("t2i_course") / "assets" / "runs" / "cpu"))
+
+def export_generator(run_dir, out) -> Path:
+    """Write the generator of the run folder `run_dir` into `out` (a new or empty folder, or a run folder): the CVAE's tensors, vocab.json
+    and config.json with parts=["cvae"], each atomically (config.json last, with the files' SHA-256). `generate`, `eval` and the explorer
+    read it like any run folder; `score` needs the discriminator, which stays behind."""
+    run_dir, out = Path(run_dir), Path(out)
+    t2i = TextToImage.load(run_dir, device="cpu")
+    if out.resolve() == run_dir.resolve(): raise InputError(f"export_generator: out must be another folder than the run {run_dir}")
+    claim_folder(out, "run", what="the generator folder")
+    out.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().contiguous().clone() for k, v in t2i.model.cvae.state_dict().items()}
+    atomic_write_bytes(out / WEIGHTS_FILE, safetensors_bytes(tensors, metadata={"format": "pt"}))
+    t2i.vocab.save(out / VOCAB_FILE)
+    config = {k: v for k, v in t2i.config.items() if k != "sha256"}
+    atomic_write_json(out / CONFIG_FILE, {**config, "parts": list(GENERATOR_PARTS), "sha256": file_digests(out, (WEIGHTS_FILE, VOCAB_FILE))})
+    return out

@@ -5,6 +5,7 @@
 # %% ../nbs/08a_speed.ipynb #88113f8f
 from __future__ import annotations
 
+import os
 import time
 from typing import Callable
 
@@ -12,8 +13,8 @@ import torch
 
 
 # %% auto #0
-__all__ = ['matmul_ceiling', 'count_flops', 'count_ops', 'time_calls', 'bf16_speedup', 'set_lr', 'graph_ready', 'CapturedStep',
-           'StaticAuxClassifier', 'capturable']
+__all__ = ['matmul_ceiling', 'count_flops', 'count_ops', 'time_calls', 'bf16_speedup', 'busy_cores', 'choose_threads', 'set_lr',
+           'graph_ready', 'CapturedStep', 'StaticAuxClassifier', 'capturable']
 
 # %% ../nbs/08a_speed.ipynb #951d0ccd
 def matmul_ceiling(device="cpu", dtype=torch.bfloat16, n: int | None = None, reps: int | None = None) -> float:
@@ -73,6 +74,28 @@ def bf16_speedup(device="cpu", n: int = 256, reps: int = 5) -> float:
                 if r: best[dt] = min(best[dt], time.perf_counter() - t)
         return best[torch.float32] / best[torch.bfloat16]
     finally: torch.set_rng_state(state)
+
+# %% ../nbs/08a_speed.ipynb #33b64ca6
+def _cpu_times() -> tuple[int, int, int]:
+    "(total, idle, cpus) jiffies from /proc/stat: the first line sums every CPU; idle counts idle + iowait."
+    with open("/proc/stat", encoding="ascii") as f: lines = f.read().splitlines()
+    v = [int(x) for x in lines[0].split()[1:]]
+    return sum(v[:8]), v[3] + v[4], sum(1 for l in lines[1:] if l.startswith("cpu"))
+
+def busy_cores(seconds: float = 0.2) -> float | None:
+    """How many of this machine's cores are busy right now (0 = idle, os.cpu_count() = all), over `seconds`; this process should be
+    idle meanwhile. None where it cannot be told: no /proc/stat (macOS, Windows) or it counts other CPUs than we may use (a container)."""
+    try:
+        t0, i0, n = _cpu_times(); time.sleep(seconds); t1, i1, _ = _cpu_times()
+    except (OSError, ValueError, IndexError): return None
+    if t1 <= t0 or n != (os.cpu_count() or 0): return None
+    return (1 - (i1 - i0) / (t1 - t0)) * n
+
+def choose_threads(limit: int = 8) -> tuple[int, float | None]:
+    "Threads for torch now: this CPU's cores (at most `limit`) minus the cores other programs keep busy (rounded), at least 1; and that busy count."
+    cores = max(1, min(os.cpu_count() or 1, limit))
+    busy = busy_cores()
+    return (cores if busy is None else max(1, cores - int(busy + 0.5))), busy
 
 # %% ../nbs/08a_speed.ipynb #c02ebca3
 def set_lr(optimizer: torch.optim.Optimizer, lr: float):

@@ -32,16 +32,16 @@ from .pipeline import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, _encode, read_run_c
 from .text import Vocab, tokenize
 from .text_cnn import AttributeHead, TextCNN, TextCNNConfig, attribute_loss, caption_targets
 from .vae import ConditionalVAE, VAEConfig
-from .speed import CapturedStep, bf16_speedup, capturable, graph_ready, set_lr, time_calls
+from .speed import CapturedStep, bf16_speedup, capturable, choose_threads, graph_ready, set_lr, time_calls
 from .vaegan import VAEGAN, VAEGANConfig, vaegan_update
 from .slots import LAYOUT_WEIGHT, layout_reconstruct, slot_cvae_loss
 
 # %% auto #0
 __all__ = ['PHASES', 'MAX_STEPS', 'PRESETS', 'CKPT_FORMAT', 'CKPT_FORMAT_VERSION', 'CKPT_FILES', 'LOG_COLUMNS', 'SAMPLE_PROMPTS',
-           'TWO_OBJECT_PROMPTS', 'RESUME_FLAGS', 'BF16_MIN_SPEEDUP', 'PLAN_MARGIN', 'TrainConfig', 'preset',
-           'TrainData', 'load_training_data', 'build_model', 'flatten_state', 'unflatten_state', 'write_checkpoint',
-           'read_checkpoint', 'checkpoints', 'TrainingStopped', 'choose_speed_path', 'fit_time_box', 'Trainer',
-           'plot_losses', 'train']
+           'TWO_OBJECT_PROMPTS', 'RESUME_FLAGS', 'BF16_MIN_SPEEDUP', 'PLAN_MARGIN', 'TEXT_SHARE', 'TrainConfig',
+           'preset', 'TrainData', 'load_training_data', 'build_model', 'flatten_state', 'unflatten_state',
+           'write_checkpoint', 'read_checkpoint', 'checkpoints', 'TrainingStopped', 'choose_speed_path', 'fit_time_box',
+           'Trainer', 'plot_losses', 'train']
 
 # %% ../nbs/08_training.ipynb #7c831a05
 PHASES = ("text", "cvae", "gan")
@@ -85,7 +85,8 @@ class TrainConfig:
     checkpoint_every: int = 500    # steps between checkpoints (checkpoint/)
     keep_last: int = 3             # checkpoints kept
     log_every: int = 10            # steps between rows of logs/train.csv
-    threads: int = 0               # CPU threads for torch; 0: all cores (at most 8)
+    threads: int = 0               # CPU threads for torch; 0: the cores (at most 8) other programs leave free when a new run starts
+                                   # (`choose_threads`, chapter 08a), the choice kept in `plan` for resume
     fast: bool = True              # on CUDA: TF32, fused Adam, each phase's whole step in one CUDA graph (one process), losses read back
                                    # only every log_every steps (chapter 08a); False: plain eager fp32 steps, the reference to compare with
     bf16: bool | str = False       # with `fast`: bf16 autocast (GPUs; CPUs with bf16 matrix units); "auto": measured on this machine
@@ -93,6 +94,8 @@ class TrainConfig:
     channels_last: bool | str = False   # with `fast`: NHWC memory layout for the convolutions; "auto": together with bf16
     time_box: float = 0.0          # minutes: > 0: a new run measures this machine's step times first and scales the CVAE and VAE-GAN
                                    # phases to fill this many minutes of steps; the fitted counts are stored, so resume is exact
+    temperature: float = 1.0       # the prior's noise scale when the run draws images (`TextToImage.generate`): < 1 trades variety in
+                                   # what a caption leaves open for faithfulness to what it names (chapter 08b); 1: z ~ p(z|t) as trained
     plan: dict = field(default_factory=dict)   # what the start of the run measured (speed path, seconds per step); written, not read
 
     def __post_init__(self):
@@ -120,6 +123,8 @@ class TrainConfig:
                 raise InputError(f"{k} must be true or false{'' if k == 'fast' else ' or auto'}, got {v!r}")
         if not isinstance(self.time_box, (int, float)) or isinstance(self.time_box, bool) or not 0 <= self.time_box <= 1e6:
             raise InputError(f"time_box must be a number of minutes >= 0 (0: off), got {self.time_box!r}")
+        if not isinstance(self.temperature, (int, float)) or isinstance(self.temperature, bool) or not 0 <= self.temperature <= 4:
+            raise InputError(f"temperature must be a number in [0, 4] (1: samples of the prior as trained), got {self.temperature!r}")
         if not isinstance(self.plan, dict): raise InputError(f"plan must be a JSON object, got {type(self.plan).__name__}")
         if self.decoder_objects > 2: raise InputError(f"decoder_objects must be 0, 1 or 2 (a caption names at most two objects), got {self.decoder_objects}")
         if self.two_objects and self.data != "world": raise InputError(f"two_objects applies to the rendered world only (data=world), not to data={self.data!r}")
@@ -163,10 +168,10 @@ class TrainConfig:
 # %% ../nbs/08_training.ipynb #2c1c5fe8
 PRESETS: dict[str, TrainConfig] = {
     "cpu": TrainConfig(preset="cpu", two_objects=0.3, decoder_objects=2, text_steps=1500, cvae_lr_end=0.1, batch_size=32, bf16="auto",
-                       channels_last="auto", time_box=9.0),   # cvae/gan steps are shares: the time box fits them to this machine
+                       channels_last="auto", time_box=9.0, temperature=0.3),   # cvae/gan steps are shares: the time box fits them to this machine
     "gpu": TrainConfig(preset="gpu", image_size=64, n_train=50_000, two_objects=0.3, batch_size=128, text_steps=1500, cvae_steps=6000, gan_steps=20_000,
                        embed_dim=64, text_dim=128, text_channels=128, z_dim=32, vae_hidden=(64, 128, 256, 256), disc_hidden=(64, 128, 256, 256),
-                       decoder_objects=2, cvae_lr_end=0.1, sample_every=1000, checkpoint_every=2000, log_every=50),
+                       decoder_objects=2, cvae_lr_end=0.1, temperature=0.3, sample_every=1000, checkpoint_every=2000, log_every=50),
     "tiny": TrainConfig(preset="tiny", image_size=16, n_train=256, batch_size=16, text_steps=4, cvae_steps=6, gan_steps=6, embed_dim=8,
                         text_dim=16, text_channels=8, z_dim=4, vae_hidden=(8, 16), disc_hidden=(8, 16), sample_every=8, checkpoint_every=2,
                         keep_last=2, log_every=1),
@@ -424,8 +429,6 @@ SAMPLE_PROMPTS = ("一个红色的球体", "a blue cube", "一个大的绿色金
 TWO_OBJECT_PROMPTS = ("一个红色的球体在一个蓝色的立方体的左边", "a green cylinder above a yellow cube")   # added when two_objects > 0
 RESUME_FLAGS = ("minutes", "device")   # what may change when a run is resumed
 
-def _threads(n: int) -> int: return n or max(1, min(os.cpu_count() or 1, 8))
-
 # %% ../nbs/08_training.ipynb #109d7092
 class _Steps:
     "A part of `Trainer`: one update of each phase, the learning-rate schedule and the moving average of the generator."
@@ -518,10 +521,16 @@ def choose_speed_path(config: TrainConfig, device: torch.device) -> tuple[dict, 
     if config.channels_last == "auto": out["channels_last"] = out.get("bf16", config.bf16) is True   # measured together in chapter 08a
     return out, found
 
+TEXT_SHARE = 1 / 3   # the most of a time box the text phase may take; beyond that (a short box, a slow machine) it is cut to fit
+
 def fit_time_box(config: TrainConfig, seconds_per_step: dict[str, float]) -> TrainConfig:
-    """The schedule that fills `config.time_box` minutes of steps: the text phase keeps its steps (it is cheap and needs them),
-    the CVAE and VAE-GAN phases keep their ratio and are scaled (up or down) to the time left, rounded down to tens."""
-    box = 60 * config.time_box - config.text_steps * seconds_per_step.get("text", 0.0)
+    """The schedule that fills `config.time_box` minutes of steps: the text phase keeps its steps (it is cheap and needs them) unless
+    they would take more than TEXT_SHARE of the box; the CVAE and VAE-GAN phases keep their ratio and are scaled (up or down) to the
+    time left, rounded down to tens."""
+    s_text = seconds_per_step.get("text", 0.0)
+    if config.text_steps and config.text_steps * s_text > TEXT_SHARE * 60 * config.time_box:
+        config = replace(config, text_steps=max(10, int(TEXT_SHARE * 60 * config.time_box / s_text) // 10 * 10))
+    box = 60 * config.time_box - config.text_steps * s_text
     per_pair = config.cvae_steps * seconds_per_step.get("cvae", 0.0) + config.gan_steps * seconds_per_step.get("gan", 0.0)
     if per_pair <= 0 or box <= 0:
         raise InputError(f"the {config.time_box} minute time box leaves no time for the image phases on this machine "
@@ -532,13 +541,13 @@ def fit_time_box(config: TrainConfig, seconds_per_step: dict[str, float]) -> Tra
 
 class _Plan:
     "A part of `Trainer`: before a new run, pick the speed path this machine is fast with and fit the schedule into the time box."
-    def _probe(self, phase: str, steps: int = 6, warmup: int = 2) -> float:
-        "Seconds per step of `phase`, measured on throwaway copies of the state: the model, the optimisers and the RNG come back unchanged."
+    def _probe(self, phase: str, steps: int = 10, warmup: int = 3) -> float:
+        """Seconds per step of `phase` as the loop takes it (batch, update, EMA), measured on throwaway copies of the state: the model,
+        the optimisers and the RNG (the batch order too) come back unchanged."""
         saved = copy.deepcopy(({k: m.state_dict() for k, m in self.modules.items()}, {k: o.state_dict() for k, o in self.optimizers.items()}))
-        rng, g = self._rng(), torch.Generator().manual_seed(12345)             # the batches come from g: the run's batch order is untouched
+        rng = self._rng()
         self._enter(phase)
-        try: return time_calls(lambda: self._update(phase, torch.randint(len(self.data), (self.config.batch_size,), generator=g).to(self.device)),
-                               steps, self.device, warmup)
+        try: return time_calls(lambda: self._one_step(phase), steps, self.device, warmup)
         finally:
             for k, m in self.modules.items(): m.load_state_dict(saved[0][k])
             for k, o in self.optimizers.items(): o.load_state_dict(saved[1][k])
@@ -594,7 +603,7 @@ class _Checkpoints:
         if steps is not None and steps != saved.total_steps:
             raise InputError(f"--steps {steps}: this run was started with {saved.total_steps} steps, and a resumed run keeps its schedule "
                              f"(phase lengths, learning-rate decay); resume without --steps, or start a new run with --steps {steps}")
-        differ = [k for k, v in given.items() if k != "preset" and (list(v) if isinstance(v, tuple) else v) != saved.to_dict().get(k, v)]
+        differ = [k for k, v in given.items() if k not in ("preset", "plan") and (list(v) if isinstance(v, tuple) else v) != saved.to_dict().get(k, v)]
         if differ: self.log(f"resume: using the run's own settings; ignoring {', '.join(differ)} (only --minutes and --device may change)")
         return saved
 
@@ -817,7 +826,13 @@ class Trainer(_Loop, _Steps, _Plan, _Checkpoints, _RunFolder):
         if resume: config = self._resumed_config(config)
         else: self._check_new_folder()
         if not isinstance(config, TrainConfig): raise InputError(f"config must be a TrainConfig, got {type(config).__name__}")
-        if self.device.type == "cpu": torch.set_num_threads(_threads(config.threads))
+        if self.device.type == "cpu":                                     # threads: given, the run's own (resume), or the free cores now
+            n = config.threads or (config.plan.get("threads") if resume else None)
+            if not n:
+                n, busy = choose_threads()
+                if busy is not None and busy >= 0.5: self.log(f"threads: {n} (other programs keep {busy:.1f} of {os.cpu_count()} cores busy)")
+                if not resume: config = replace(config, plan={**config.plan, "threads": n, **({"busy_cores": round(busy, 2)} if busy is not None else {})})
+            torch.set_num_threads(int(n))
         self.data = data if data is not None else load_training_data(config)   # `data`: already loaded (benchmarks)
         tokens = [tokenize(c) for c in self.data.captions]
         empty = [i for i, t in enumerate(tokens) if not t]
@@ -873,7 +888,10 @@ class Trainer(_Loop, _Steps, _Plan, _Checkpoints, _RunFolder):
         if resume: self._restore()
         for o in self.optimizers.values(): graph_ready(o, self.device, on=self.graphed)   # also undoes a checkpoint made the other way
         if self.graphed: capturable(self.model)                                            # no data-dependent shapes in the step
-        if not resume and c.time_box: self.config = self._fit(c)                               # steps that fill the time box here
+        if not resume and c.time_box:                                                          # steps that fill the time box here
+            if minutes is not None and minutes < c.time_box:                                   # --minutes: every phase fits into them
+                c = replace(c, time_box=float(minutes), plan={**c.plan, "time_box_from_minutes": float(minutes)})
+            self.config = self._fit(c)
 
 # %% ../nbs/08_training.ipynb #71b39de9
 def _difference(a, b, where: str = "model") -> str:

@@ -93,7 +93,7 @@ def prior_view(t2i: TextToImage, caption: str, n: int = 8, k: int = 4, seed: int
     with evaluating(t2i.model): mu_p, logvar_p = cvae.prior(t)              # (1, Z) each
     mu, sigma = mu_p[0], torch.exp(0.5 * logvar_p[0])                       # (Z,) each
     z_dim = len(mu)
-    eps = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(int(seed))).to(dev)                    # (n, Z)
+    eps = t2i.temperature * torch.randn(n, z_dim, generator=torch.Generator().manual_seed(int(seed))).to(dev)   # (n, Z) as generate() draws
     samples = mu + sigma * torch.randn(n_pca, z_dim, generator=torch.Generator().manual_seed(int(seed) + 1)).to(dev)  # (n_pca, Z)
     _, directions, scales = pca(samples, min(k, z_dim))
     return PriorView(caption, tokens, unknown, t, mu, sigma, eps, directions, scales)

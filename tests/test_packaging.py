@@ -84,6 +84,8 @@ def test_wheel_holds_modules_and_assets(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     shipped = [f"t2i_course/{p.relative_to(PKG).as_posix()}" for p in (PKG / "assets" / "eval").rglob("*") if p.is_file()]
     assert len(shipped) >= 7, "the evaluation models (two judges, one dual encoder) should ship in t2i_course/assets/eval"
+    run = [f"t2i_course/assets/runs/cpu/{f}" for f in ("config.json", "vocab.json", "model.safetensors")]   # the shipped generator
+    shipped += run
     for f in ["t2i_course/assets/t2i-cjk.otf", "t2i_course/assets/OFL.txt", *modules(), *shipped]:
         assert f in names, f"{f} missing from {wheel.name}"
     tops = {n.split("/")[0] for n in names}

@@ -11,7 +11,7 @@ from t2i_course import __version__
 from t2i_course.core import InputError, set_seed, to_uint8
 from t2i_course.discriminator import Discriminator, DiscriminatorConfig
 from t2i_course.pipeline import (CONFIG_FILE, RUN_FILES, RUN_FORMAT, RUN_FORMAT_VERSION, VOCAB_FILE, WEIGHTS_FILE,
-                                 TextToImage, save_run)
+                                 TextToImage, export_generator, save_run)
 from t2i_course.text import Vocab, tokenize
 from t2i_course.text_cnn import TextCNN, TextCNNConfig
 from t2i_course.vae import ConditionalVAE, VAEConfig
@@ -264,3 +264,46 @@ def test_load_vocab_that_does_not_fit(run, tmp_path):
 
 def test_load_bad_device(run):
     with pytest.raises(InputError, match="device"): TextToImage.load(run[0], device="tpu")
+
+
+def test_temperature_scales_the_prior_noise(run, t2i):
+    "temperature 1 is the prior as trained (the default of a run without one); 0 draws the prior mean, the same image for every seed."
+    assert t2i.temperature == 1.0
+    test = CAPTIONS[:2]
+    np.testing.assert_array_equal(t2i.generate(test, n=2, seed=3), t2i.generate(test, n=2, seed=3, temperature=1.0))
+    cold = t2i.generate(test, n=3, seed=3, temperature=0)
+    np.testing.assert_array_equal(cold[0], cold[1]); np.testing.assert_array_equal(cold, t2i.generate(test, n=3, seed=9, temperature=0))
+    assert not np.array_equal(t2i.generate(test, n=2, seed=3, temperature=0.5), t2i.generate(test, n=2, seed=3))
+    for bad in (-0.1, 5, "hot", True, float("nan")):
+        with pytest.raises(InputError, match="temperature must be a number in"): t2i.generate(test, temperature=bad)
+
+
+def test_a_run_carries_its_own_temperature(run, tmp_path):
+    d = broken(run, tmp_path, lambda d: None)
+    c = json.loads((d / CONFIG_FILE).read_text(encoding="utf-8")); c["train"]["temperature"] = 0.25
+    (d / CONFIG_FILE).write_text(json.dumps(c), encoding="utf-8")
+    warm = TextToImage.load(d, device="cpu")
+    assert warm.temperature == 0.25
+    np.testing.assert_array_equal(warm.generate(CAPTIONS, seed=1), TextToImage.load(run[0], device="cpu").generate(CAPTIONS, seed=1, temperature=0.25))
+    c["train"]["temperature"] = "warm"; (d / CONFIG_FILE).write_text(json.dumps(c), encoding="utf-8")
+    with pytest.raises(InputError, match="train.temperature must be a number"): TextToImage.load(d, device="cpu")
+
+
+def test_export_generator_keeps_what_generation_needs(run, t2i, tmp_path):
+    out = export_generator(run[0], tmp_path / "gen")
+    g = TextToImage.load(out, device="cpu")
+    assert g.generator_only and not t2i.generator_only
+    np.testing.assert_array_equal(g.generate(CAPTIONS, n=2, seed=5), t2i.generate(CAPTIONS, n=2, seed=5))
+    from safetensors.torch import load_file
+    assert set(load_file(out / WEIGHTS_FILE)) == set(t2i.model.cvae.state_dict())         # the CVAE's tensors only
+    assert (out / WEIGHTS_FILE).stat().st_size < (run[0] / WEIGHTS_FILE).stat().st_size
+    cfg = json.loads((out / CONFIG_FILE).read_text(encoding="utf-8"))
+    assert cfg["parts"] == ["cvae"] and cfg["train"] == json.loads((run[0] / CONFIG_FILE).read_text(encoding="utf-8"))["train"]
+    with pytest.raises(InputError, match="generator only"): g.score(g.generate(CAPTIONS[:1]), CAPTIONS[:1])
+    with pytest.raises(InputError, match="another folder"): export_generator(run[0], run[0])
+    (tmp_path / "mine").mkdir(); (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(InputError): export_generator(run[0], tmp_path / "mine")             # a folder of the user's is never written into
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+    c = json.loads((out / CONFIG_FILE).read_text(encoding="utf-8")); c["parts"] = ["disc"]
+    (out / CONFIG_FILE).write_text(json.dumps(c), encoding="utf-8")
+    with pytest.raises(InputError, match="parts is"): TextToImage.load(out, device="cpu")

@@ -23,7 +23,22 @@ def test_fit_time_box_fills_the_box_and_keeps_the_ratio():
     assert f.cvae_steps % 10 == 0 and f.gan_steps % 10 == 0
     slow = fit_time_box(c, {k: 3 * v for k, v in sec.items()})              # a machine three times slower: about a third of the steps
     assert abs(slow.gan_steps / f.gan_steps - 1 / 3) < 0.05
-    with pytest.raises(InputError, match="leaves no time"): fit_time_box(c, {"text": 10.0, "cvae": 0.05, "gan": 0.1})
+    cut = fit_time_box(c, {"text": 1.0, "cvae": 0.05, "gan": 0.1})          # a slow text phase is cut to a third of the box
+    assert cut.text_steps == 180 and cut.text_steps * 1.0 <= 60 * c.time_box / 3 and cut.cvae_steps > 10
+    with pytest.raises(InputError, match="leaves no time"): fit_time_box(c, {"text": 100.0, "cvae": 0.05, "gan": 0.1})   # 10 steps > box
+
+
+def test_minutes_fit_every_phase_of_a_time_boxed_run(tmp_path, monkeypatch):
+    "--minutes shorter than the preset's time box: the run is planned to end inside them, every phase shortened (not cut off)."
+    monkeypatch.setattr(train_module, "bf16_speedup", lambda device: 0.5)
+    big = preset("tiny", time_box=10.0, cvae_steps=6000, gan_steps=6000)
+    t = Trainer(big, tmp_path / "run", minutes=0.05, show_progress=False, log=lambda m: None)
+    c, sec = t.config, t.config.plan["seconds_per_step"]
+    planned = c.text_steps * sec["text"] + c.cvae_steps * sec["cvae"] + c.gan_steps * sec["gan"]
+    assert c.time_box == 0.05 and c.plan["time_box_from_minutes"] == 0.05 and c.cvae_steps >= 10 and c.gan_steps >= 10
+    assert planned <= 3 + 60 * 0.05 and c.cvae_steps < 6000                       # planned to fit (the 10-step floor aside)
+    long = Trainer(big, tmp_path / "long", minutes=60, show_progress=False, log=lambda m: None)
+    assert long.config.time_box == 10.0 and "time_box_from_minutes" not in long.config.plan   # a longer --minutes is only a stop
 
 
 def test_config_checks_the_new_fields():
