@@ -174,7 +174,7 @@ PRESETS: dict[str, TrainConfig] = {
                        decoder_objects=2, cvae_lr_end=0.1, temperature=0.3, sample_every=1000, checkpoint_every=2000, log_every=50),
     "tiny": TrainConfig(preset="tiny", image_size=16, n_train=256, batch_size=16, text_steps=4, cvae_steps=6, gan_steps=6, embed_dim=8,
                         text_dim=16, text_channels=8, z_dim=4, vae_hidden=(8, 16), disc_hidden=(8, 16), sample_every=8, checkpoint_every=2,
-                        keep_last=2, log_every=1),
+                        keep_last=2, log_every=1, threads=1),   # one thread: tiny nets gain nothing from more, and runs compare bit for bit
 }
 
 def preset(name: str, **overrides) -> TrainConfig:

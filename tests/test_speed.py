@@ -195,3 +195,25 @@ def test_the_trainer_captures_each_phase_on_a_gpu_and_trains_to_finite_losses(tm
     assert all(float(v) == float(v) and abs(float(v)) != float("inf") for r in rows for k, v in r.items() if k not in ("phase",) and v)
     resumed = Trainer(None, tmp_path / "run", resume=True, device="cuda", **QUIET)   # a checkpoint of graph-ready optimisers loads back
     assert resumed.step == 16
+
+
+def test_threads_follow_the_cores_other_programs_leave_free(monkeypatch):
+    "choose_threads: all cores (at most the limit) on an idle machine, fewer when other programs keep cores busy, never below one."
+    import os
+    import t2i_course.speed as speed
+    cores = os.cpu_count()
+    samples = iter([])
+    def fake(total_busy):                                               # two /proc/stat readings 1000 jiffies apart, `total_busy` cores busy
+        idle = round(1000 * (1 - total_busy / cores))
+        return iter([(10_000, 5_000, cores), (11_000, 5_000 + idle, cores)])
+    monkeypatch.setattr(speed.time, "sleep", lambda s: None)
+    for busy, want in ((0.0, min(cores, 8)), (1.0, max(1, min(cores, 8) - 1)), (cores, 1)):
+        samples = fake(busy)
+        monkeypatch.setattr(speed, "_cpu_times", lambda: next(samples))
+        n, seen = speed.choose_threads()
+        assert n == want and abs(seen - busy) < 0.01, (busy, n, seen)
+    monkeypatch.setattr(speed, "_cpu_times", lambda: (1, 1, cores + 1))   # /proc/stat counts other CPUs than ours (a container): unknown
+    assert speed.busy_cores() is None and speed.choose_threads() == (min(cores, 8), None)
+    def missing(): raise OSError("no /proc/stat")
+    monkeypatch.setattr(speed, "_cpu_times", missing)
+    assert speed.choose_threads() == (min(cores, 8), None)
