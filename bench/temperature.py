@@ -9,7 +9,7 @@ import time
 import warnings
 
 from t2i_course.evaluate import evaluate_generator
-from t2i_course.pipeline import TextToImage
+from t2i_course.pipeline import TextToImage, check_temperature
 
 
 def row(m: dict) -> dict:
@@ -29,13 +29,15 @@ def main(argv=None):
     t2i = TextToImage.load(args.run, device="cpu")
     rows = {}
     print(f"{args.run}: its own temperature {t2i.temperature:g}; {args.n} captions per set")
+    temperatures = [check_temperature(float(x)) for x in args.temperatures.split(",")]
     print("| temperature | all named | count right | held-out both right | two objects all named | relation | two objects count | R-precision | FID | diversity |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for T in (float(x) for x in args.temperatures.split(",")):
+    for T in temperatures:
         t0 = time.time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            m, _ = evaluate_generator(lambda texts: t2i.generate(texts, temperature=T), t2i.image_size, n=args.n, show_progress=False)
+            t2i.temperature = T                                                # what t2i(texts) samples with
+            m, _ = evaluate_generator(t2i, t2i.image_size, n=args.n, show_progress=False)
         r = rows[T] = row(m)
         print(f"| {T:g} | " + " | ".join(f"{100 * r[k]:.1f} %" for k in ("all_named", "count", "heldout_both", "two_all_named", "relation",
                                                                             "count_two", "r_precision"))

@@ -69,11 +69,11 @@ def minutes_or_zero(s: str) -> float:
     return _minutes(s, zero_ok=True)
 
 def temperature(s: str) -> float:
-    "argparse type: a sampling temperature in 0..4."
-    try: v = float(s)
-    except ValueError: v = None
-    if v is None or not 0 <= v <= 4: raise argparse.ArgumentTypeError(f"expected a number in 0..4 (1: the prior as trained), got {s!r:.40}")
-    return v
+    "argparse type: a sampling temperature (`check_temperature`, chapter 09)."
+    from t2i_course.pipeline import check_temperature
+    try: return check_temperature(float(s), "the temperature")
+    except (ValueError, InputError) as e:
+        raise argparse.ArgumentTypeError(str(e) if isinstance(e, InputError) else f"expected a number, got {s!r:.40}") from None
 
 
 # %% ../nbs/12_cli.ipynb #03cea489
@@ -118,12 +118,11 @@ STOPPED_EXIT = {"time": 3, "interrupted": 130, "terminated": 143}   # a run save
 def cmd_generate(args) -> int:
     "Generate n images per caption from a run folder and write a captioned grid (one row per caption)."
     from t2i_course.core import show_images
-    from t2i_course.pipeline import TextToImage
+    from t2i_course.pipeline import TextToImage, shipped_run
     from t2i_course.files import claim_png
     out = Path(args.out)
     if out.suffix.lower() != ".png": raise InputError(f"--out must be a .png file, got {out}")
     claim_png(out, "--out")                                            # a picture of the user's is never overwritten
-    from t2i_course.pipeline import shipped_run
     if args.run is None:
         args.run = shipped_run()
         print(f"using the run that ships with t2i-course ({args.run}); `t2i-course train` trains your own, then give --run")

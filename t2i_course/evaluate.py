@@ -216,16 +216,16 @@ def write_report(out_dir, metrics: dict, pictures: dict, title: str = "Evaluatio
 def evaluate_run(run_dir, out_dir=None, *, n: int = 500, seed: int = 0, temperature: float | None = None, show_progress: bool = True) -> dict:
     """Evaluate a run folder written by `t2i-course train`: metrics.json, report.md and pictures in out_dir (default run_dir/eval).
     `temperature`: the prior's noise scale to sample with (default: the run's own, `TextToImage.temperature`)."""
-    from t2i_course.pipeline import TextToImage
+    from t2i_course.pipeline import TextToImage, check_temperature
     out = Path(run_dir) / "eval" if out_dir is None else Path(out_dir)
     claim_folder(out, "eval", what="the report folder")                  # refused before the work, not after it
     t2i = TextToImage.load(run_dir)
+    if temperature is not None: t2i.temperature = check_temperature(temperature)   # what t2i(texts) samples with
     with warnings.catch_warnings(record=True) as caught:                  # unknown words: collected for the report, not repeated per batch
         warnings.simplefilter("always", UserWarning)
-        gen = t2i if temperature is None else (lambda texts: t2i.generate(texts, temperature=temperature))
-        metrics, pictures = evaluate_generator(gen, t2i.image_size, n=n, seed=seed, score=None if t2i.generator_only else t2i.score,
+        metrics, pictures = evaluate_generator(t2i, t2i.image_size, n=n, seed=seed, score=None if t2i.generator_only else t2i.score,
                                                show_progress=show_progress)
-    metrics["run"], metrics["temperature"] = str(run_dir), t2i.temperature if temperature is None else float(temperature)
+    metrics["run"], metrics["temperature"] = str(run_dir), t2i.temperature
     metrics["warnings"] = list(dict.fromkeys(str(w.message) for w in caught))
     write_report(out, metrics, pictures, title=f"Evaluation of {Path(run_dir).name}")
     return metrics

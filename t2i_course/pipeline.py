@@ -24,8 +24,8 @@ from .vaegan import VAEGAN, build_vaegan, system_config
 
 # %% auto #0
 __all__ = ['RUN_FORMAT', 'RUN_FORMAT_VERSION', 'CONFIG_FILE', 'VOCAB_FILE', 'WEIGHTS_FILE', 'RUN_FILES', 'GENERATOR_PARTS',
-           'run_config', 'save_run', 'read_run_config', 'load_weights', 'TextToImage', 'shipped_run',
-           'export_generator']
+           'MAX_TEMPERATURE', 'run_config', 'save_run', 'read_run_config', 'load_weights', 'check_temperature',
+           'TextToImage', 'shipped_run', 'export_generator']
 
 # %% ../nbs/09_generate.ipynb #09a00007
 RUN_FORMAT, RUN_FORMAT_VERSION = FOLDER_KINDS["run"].format, 1
@@ -64,7 +64,11 @@ def save_run(run_dir,                          # a new or empty folder, or a run
     claim_folder(run_dir, "run", what="run folder")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}   # clone: no shared storage
+    return _write_run(run_dir, model, vocab, config)
+
+def _write_run(run_dir: Path, module: torch.nn.Module, vocab: Vocab, config: dict) -> Path:
+    "Write `module`'s tensors, vocab.json and config.json (last, with both files' SHA-256) into the claimed folder `run_dir`, each atomically."
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}   # clone: no shared storage
     check_finite(tensors, "the model to save")
     atomic_write_bytes(run_dir / WEIGHTS_FILE, safetensors_bytes(tensors, metadata={"format": "pt"}))
     vocab.save(run_dir / VOCAB_FILE)
@@ -112,9 +116,12 @@ def _is_int(v) -> bool: return isinstance(v, Integral) and not isinstance(v, boo
 
 GENERATOR_PARTS = ("cvae",)   # what a generator-only run folder holds: the CVAE (text encoder, prior, decoder, and the encoder the explorer maps with)
 
-def _temperature(v, what: str = "temperature") -> float:
-    if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 4:
-        raise InputError(f"{what} must be a number in [0, 4] (1: samples of the prior as trained, 0: its mean), got {v!r}")
+MAX_TEMPERATURE = 4.0
+
+def check_temperature(v, what: str = "temperature") -> float:
+    "A sampling temperature (the prior's noise scale) as a float, or an InputError naming `what` and the allowed range."
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= MAX_TEMPERATURE:
+        raise InputError(f"{what} must be a number in [0, {MAX_TEMPERATURE:g}] (1: samples of the prior as trained, 0: its mean), got {v!r}")
     return float(v)
 
 def _caption_tokens(texts, vocab: Vocab) -> list[list[str]]:
@@ -148,7 +155,7 @@ class TextToImage:
         self.config = config if config is not None else run_config(model)
         self.image_size = model.cvae.config.image_size
         self.generator_only = self.config.get("parts") == list(GENERATOR_PARTS)   # a shipped run: no discriminator weights
-        self.temperature = _temperature((self.config.get("train") or {}).get("temperature", 1.0), f"{CONFIG_FILE}'s train.temperature")
+        self.temperature = check_temperature((self.config.get("train") or {}).get("temperature", 1.0), f"{CONFIG_FILE}'s train.temperature")
 
     @property
     def device(self) -> torch.device: return next(self.model.parameters()).device
@@ -178,7 +185,7 @@ class TextToImage:
         """n images per caption, uint8 (len(texts)*n, H, W, 3); caption i's are rows i*n .. i*n+n-1; the same seed, the same images.
         `temperature` scales the prior's noise, z = mu + temperature * sigma * eps (default: the run's own, `self.temperature`)."""
         tokens = _caption_tokens(texts, self.vocab)
-        temp = self.temperature if temperature is None else _temperature(temperature)
+        temp = self.temperature if temperature is None else check_temperature(temperature)
         if not _is_int(n) or n < 1: raise InputError(f"n (images per caption) must be a positive integer, got {n!r}")
         if not _is_int(seed) or not 0 <= seed <= MAX_SEED: raise InputError(f"seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
         cvae, dev, s = self.model.cvae, self.device, self.image_size
@@ -234,9 +241,5 @@ def export_generator(run_dir, out) -> Path:
     if out.resolve() == run_dir.resolve(): raise InputError(f"export_generator: out must be another folder than the run {run_dir}")
     claim_folder(out, "run", what="the generator folder")
     out.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().contiguous().clone() for k, v in t2i.model.cvae.state_dict().items()}
-    atomic_write_bytes(out / WEIGHTS_FILE, safetensors_bytes(tensors, metadata={"format": "pt"}))
-    t2i.vocab.save(out / VOCAB_FILE)
     config = {k: v for k, v in t2i.config.items() if k != "sha256"}
-    atomic_write_json(out / CONFIG_FILE, {**config, "parts": list(GENERATOR_PARTS), "sha256": file_digests(out, (WEIGHTS_FILE, VOCAB_FILE))})
-    return out
+    return _write_run(out, t2i.model.cvae, t2i.vocab, {**config, "parts": list(GENERATOR_PARTS)})

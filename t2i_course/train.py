@@ -28,7 +28,7 @@ from .files import (FOLDER_KINDS, RunLock, atomic_dir, atomic_write_bytes, atomi
 from .data import ImageCaptionFolder, load_clevr, load_coco_captions, load_dataset, make_dataset, object_layout, to_float, to_tensors
 from .discriminator import Discriminator, DiscriminatorConfig, mismatched_indices
 from .embeddings import embedding_matrix, train_word2vec
-from .pipeline import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, _encode, read_run_config, run_config, save_run
+from .pipeline import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, _encode, check_temperature, read_run_config, run_config, save_run
 from .text import Vocab, tokenize
 from .text_cnn import AttributeHead, TextCNN, TextCNNConfig, attribute_loss, caption_targets
 from .vae import ConditionalVAE, VAEConfig
@@ -123,8 +123,7 @@ class TrainConfig:
                 raise InputError(f"{k} must be true or false{'' if k == 'fast' else ' or auto'}, got {v!r}")
         if not isinstance(self.time_box, (int, float)) or isinstance(self.time_box, bool) or not 0 <= self.time_box <= 1e6:
             raise InputError(f"time_box must be a number of minutes >= 0 (0: off), got {self.time_box!r}")
-        if not isinstance(self.temperature, (int, float)) or isinstance(self.temperature, bool) or not 0 <= self.temperature <= 4:
-            raise InputError(f"temperature must be a number in [0, 4] (1: samples of the prior as trained), got {self.temperature!r}")
+        check_temperature(self.temperature)
         if not isinstance(self.plan, dict): raise InputError(f"plan must be a JSON object, got {type(self.plan).__name__}")
         if self.decoder_objects > 2: raise InputError(f"decoder_objects must be 0, 1 or 2 (a caption names at most two objects), got {self.decoder_objects}")
         if self.two_objects and self.data != "world": raise InputError(f"two_objects applies to the rendered world only (data=world), not to data={self.data!r}")

@@ -202,7 +202,6 @@ def test_threads_follow_the_cores_other_programs_leave_free(monkeypatch):
     import os
     import t2i_course.speed as speed
     cores = os.cpu_count()
-    samples = iter([])
     def fake(total_busy):                                               # two /proc/stat readings 1000 jiffies apart, `total_busy` cores busy
         idle = round(1000 * (1 - total_busy / cores))
         return iter([(10_000, 5_000, cores), (11_000, 5_000 + idle, cores)])

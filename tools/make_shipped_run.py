@@ -7,12 +7,11 @@ Only the CVAE (text encoder, prior, decoder, encoder) is copied: about 2.9 MB of
 tests/test_shipped_run.py checks that its config is the cpu preset's (the step counts its time box fitted aside).
 """
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
 
-from t2i_course.pipeline import export_generator, shipped_run
+from t2i_course.pipeline import export_generator, read_run_config, shipped_run
 
 
 def main(argv=None):
@@ -24,7 +23,7 @@ def main(argv=None):
         cmd = [sys.executable, "-m", "t2i_course.cli", "train", "--preset", "cpu", "--out", str(run)]
         print("training:", " ".join(cmd[2:]), flush=True)
         subprocess.run(cmd, check=True)
-    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    config = read_run_config(run)
     if config.get("status") != "finished" or config.get("train", {}).get("preset") != "cpu":
         sys.exit(f"{run} is not a finished run of the cpu preset (status {config.get('status')!r}, preset {config.get('train', {}).get('preset')!r})")
     out = export_generator(run, shipped_run())
