@@ -1,12 +1,12 @@
 """The README's tables from several runs of the same command with different seeds: each figure as mean ± standard deviation.
 
     python tools/seed_table.py runs/cpu runs/cpu-s1 runs/cpu-s2      # reads RUN/eval/metrics.json and RUN/config.json of each
+    python tools/seed_table.py --eval eval-t1 runs/cpu ...            # another report folder of each run (e.g. `eval --temperature 1`)
 
 The standard deviation is the sample one (n - 1); with three seeds it is a rough spread, not a confidence interval.
 """
 import json
 import statistics
-import sys
 from pathlib import Path
 
 ROWS = (("in_distribution", "in-distribution"), ("zh", "中文 (zh)"), ("en", "English (en)"),
@@ -21,11 +21,12 @@ def spread(values, scale=100.0, digits=1, unit=" %") -> str:
     return f"{statistics.mean(v):.{digits}f} ± {statistics.stdev(v):.{digits}f}{unit}"
 
 
-def main(runs):
-    ms = [json.loads((Path(r) / "eval" / "metrics.json").read_text(encoding="utf-8")) for r in runs]
+def main(runs, eval_dir: str = "eval"):
+    ms = [json.loads((Path(r) / eval_dir / "metrics.json").read_text(encoding="utf-8")) for r in runs]
     cs = [json.loads((Path(r) / "config.json").read_text(encoding="utf-8")) for r in runs]
     seeds = [c["train"]["seed"] for c in cs]
-    print(f"{len(runs)} runs, seeds {seeds}; training " + ", ".join(f"{c['seconds'] / 60:.1f} min ({c['steps_done']:,} steps)" for c in cs))
+    temps = sorted({m.get("temperature") for m in ms}, key=str)
+    print(f"{len(runs)} runs ({eval_dir}, sampling temperature {', '.join(map(str, temps))}), seeds {seeds}; training " + ", ".join(f"{c['seconds'] / 60:.1f} min ({c['steps_done']:,} steps)" for c in cs))
     print()
     print("| caption set (500 each) | colour | shape | size | material | position | all named | count right |")
     print("|---|---|---|---|---|---|---|---|")
@@ -48,4 +49,9 @@ def main(runs):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["runs/cpu"])
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", nargs="*", default=["runs/cpu"])
+    ap.add_argument("--eval", default="eval", help="the report folder inside each run (default eval)")
+    a = ap.parse_args()
+    main(a.runs, a.eval)
