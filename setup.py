@@ -37,7 +37,7 @@ setuptools.setup(
         "Natural Language :: Chinese (Simplified)",
     ] + ["Programming Language :: Python :: " + v for v in py_versions[py_versions.index(min_python):]],
     packages=setuptools.find_packages(include=["t2i_course", "t2i_course.*"]),
-    package_data={"t2i_course": ["assets/*", "assets/eval/*/*", "assets/runs/*/*"]},
+    package_data={"t2i_course": ["assets/*", "assets/eval/*/*", "assets/runs/*/*", "assets/speech/*"]},
     include_package_data=True,
     python_requires=">=" + min_python,
     install_requires=requirements,

@@ -14,7 +14,8 @@ from .core import MAX_SEED, InputError
 
 # %% auto #0
 __all__ = ['seed', 'STOPPED_EXIT', 'positive_int', 'int_in', 'image_size', 'object_count', 'positive_minutes', 'minutes_or_zero',
-           'temperature', 'cmd_data', 'cmd_train', 'cmd_generate', 'cmd_eval', 'build_parser', 'main']
+           'temperature', 'cmd_data', 'cmd_train', 'cmd_generate', 'cmd_eval', 'cmd_speech_train',
+           'cmd_speech_transcribe', 'build_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #8863b330
 def positive_int(s: str) -> int:
@@ -123,14 +124,26 @@ def cmd_generate(args) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".png": raise InputError(f"--out must be a .png file, got {out}")
     claim_png(out, "--out")                                            # a picture of the user's is never overwritten
+    texts = list(args.text)
+    if args.audio:                                                     # speech in: the recogniser's caption joins the typed ones
+        from t2i_course.speech import SpeechRecognizer, shipped_speech
+        rec = SpeechRecognizer.load(args.speech_model or shipped_speech())
+        for f in args.audio:
+            heard = rec.transcribe(f)
+            for note in rec.notes: print(f"t2i-course generate: note: {f}: {note}", file=sys.stderr)
+            if not heard: raise InputError(f"{f}: no words recognised; speak one caption of the world, e.g. 一个红色的球体")
+            print(f"heard in {f}: {heard}")
+            texts.append(heard)
+    if not texts: raise InputError("give a caption, or --audio FILE.wav")
     if args.run is None:
         args.run = shipped_run()
         print(f"using the run that ships with t2i-course ({args.run}); `t2i-course train` trains your own, then give --run")
     t2i = TextToImage.load(args.run, device=args.device)
-    images = t2i.generate(args.text, n=args.n, seed=args.seed, temperature=args.temperature)
-    caps = [t if k == 0 else "" for t in args.text for k in range(args.n)]
+    images = t2i.generate(texts, n=args.n, seed=args.seed, temperature=args.temperature)
+    heard = len(texts) - len(args.text)
+    caps = [(t if i < len(args.text) else f"(heard) {t}") if k == 0 else "" for i, t in enumerate(texts) for k in range(args.n)]
     show_images(images, caps, ncols=args.n, path=out, show=False)
-    print(f"wrote {len(images)} images ({t2i.image_size}x{t2i.image_size}) for {len(args.text)} caption(s) to {out}")
+    print(f"wrote {len(images)} images ({t2i.image_size}x{t2i.image_size}) for {len(texts)} caption(s) to {out}")
     return 0
 
 # %% ../nbs/12_cli.ipynb #37dab977
@@ -142,6 +155,31 @@ def cmd_eval(args) -> int:
     print(metrics_markdown(m))
     print(f"\nwrote metrics.json, report.md and pictures to {out}/ in {m['seconds']} s")
     return 0
+
+# %% ../nbs/12_cli.ipynb #011c3915
+def cmd_speech_train(args) -> int:
+    "Train a speech recogniser (chapter 13) into --out, or continue one with --resume."
+    from t2i_course.speech import SpeechConfig, train_speech
+    over = {k: v for k, v in (("minutes", args.minutes), ("steps", args.steps), ("seed", args.seed), ("n_train", args.n_train),
+                              ("threads", args.threads)) if v is not None}
+    if args.resume and over: raise InputError(f"--resume continues the run with its own settings; drop {', '.join('--' + k.replace('_', '-') for k in over)}")
+    out = train_speech(SpeechConfig(**over), args.out, resume=args.resume)
+    print(f"wrote the recogniser to {out}/ (speech.json, model.safetensors, log.csv, loss.png); "
+          f"try: t2i-course speech transcribe --model {args.out} FILE.wav")
+    return 0
+
+def cmd_speech_transcribe(args) -> int:
+    "Print the caption heard in each audio file; a file that cannot be used gets one line, the others go on."
+    from t2i_course.speech import SpeechRecognizer, shipped_speech
+    rec = SpeechRecognizer.load(args.model or shipped_speech())
+    failed = 0
+    for f in args.files:
+        try: text = rec.transcribe(f)
+        except InputError as e:
+            print(f"t2i-course speech transcribe: error: {e}", file=sys.stderr); failed += 1; continue
+        for note in rec.notes: print(f"t2i-course speech transcribe: note: {f}: {note}", file=sys.stderr)
+        print(f"{f}\t{text}")
+    return 2 if failed else 0
 
 # %% ../nbs/12_cli.ipynb #91c57956
 class _Parser(argparse.ArgumentParser):
@@ -197,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--temperature", type=temperature, help="the prior's noise scale, 0..4 (default: the run's own; cpu preset 0.3): "
                    "lower draws what the caption names more faithfully, with less variety in what it leaves open")
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
-    g.add_argument("text", nargs="+", help="one or more captions, in 中文 or English")
+    g.add_argument("--audio", nargs="+", metavar="FILE", help="spoken captions (WAV, FLAC or OGG), recognised by --speech-model; each is printed and written under its row")
+    g.add_argument("--speech-model", metavar="DIR", help="speech recogniser folder from `t2i-course speech train` (default: the one that ships with the package)")
+    g.add_argument("text", nargs="*", help="one or more captions, in 中文 or English")
     g.set_defaults(func=cmd_generate)
     e = sub.add_parser("eval", help="evaluate a run: metrics.json, report.md, pictures", description="Evaluate a run folder with the judges "
                        "trained by this project: attribute accuracy per caption set, R-precision, back-translation, FID, diversity, discriminator accuracy.")
@@ -207,6 +247,25 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=seed, default=0, help=f"random seed, 0..{MAX_SEED}")
     e.add_argument("--temperature", type=temperature, help="sample with this noise scale, 0..4, instead of the run's own")
     e.set_defaults(func=cmd_eval)
+
+    sp = sub.add_parser("speech", help="speech as input: train a recogniser, transcribe recordings", description="Speech as input (chapter 13): "
+                        "a recogniser of the world's spoken captions, trained here on speech eSpeak NG makes.")
+    ssub = sp.add_subparsers(dest="speech_command", parser_class=_Parser, metavar="{train,transcribe}")
+    st = ssub.add_parser("train", help="train a recogniser into a folder", description="Speak the world's captions with eSpeak NG (varied voices, "
+                         "speeds, pitches, rooms and noise) and train a CTC recogniser on them; about 9 minutes on 2 cores.")
+    st.add_argument("--out", default="runs/speech", help="output folder (default runs/speech)")
+    st.add_argument("--minutes", type=positive_minutes, help="fit the training steps to this many minutes on this machine (default 8; the data takes about one more)")
+    st.add_argument("--steps", type=int_in(1, 1_000_000), help="at most this many steps (default 2000)")
+    st.add_argument("--n-train", type=int_in(10, 200_000), metavar="N", help="training utterances (default 4000)")
+    st.add_argument("--seed", type=seed, help=f"random seed, 0..{MAX_SEED}")
+    st.add_argument("--threads", type=int_in(1, 1024), help="CPU threads for torch (default: the free cores)")
+    st.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    st.set_defaults(func=cmd_speech_train)
+    tr = ssub.add_parser("transcribe", help="print the caption heard in audio files", description="Print the caption a recogniser hears in each file.")
+    tr.add_argument("--model", help="recogniser folder (default: the one that ships with the package)")
+    tr.add_argument("files", nargs="+", metavar="FILE", help="WAV, FLAC or OGG recordings, at most 20 s each")
+    tr.set_defaults(func=cmd_speech_transcribe)
+    sp.set_defaults(func=lambda args: (sp.print_help(), 2)[1])
     return p
 
 # %% ../nbs/12_cli.ipynb #d339d895

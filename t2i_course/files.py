@@ -70,6 +70,7 @@ FOLDER_KINDS = {
     "checkpoint": FolderKind("a checkpoint", "state.json", "t2i-course-checkpoint", ("weights.safetensors", "state.safetensors", "state.json")),
     "judge": FolderKind("a judge", "judge.json", "t2i-course-judge", ("model.safetensors", "judge.json")),
     "dual": FolderKind("a dual encoder", "dual.json", "t2i-course-dual-encoder", ("model.safetensors", "vocab.json", "dual.json")),
+    "speech": FolderKind("a speech recogniser", "speech.json", "t2i-course-speech"),
 }
 LOCK_FILE = ".t2i-course.lock"   # held by the one process that writes a run (`RunLock`)
 

@@ -308,7 +308,8 @@ class _LatentMapView:
 class LatentExplorer(_Interpolation, _LatentMapView):
     "An ipywidgets app over a TextToImage: samples with sliders along the prior's main directions, interpolation between two captions, a map of real images, the judge's live reading."
     def __init__(self, t2i: TextToImage, caption: str = "一个红色的球体", caption_b: str = "a blue cube", *, n: int = 8, n_sliders: int = 4,
-                 seed: int = 0, judge: Judge | None = None, counter: Judge | None = None, lmap: LatentMap | None = None, n_map: int = 300):
+                 seed: int = 0, judge: Judge | None = None, counter: Judge | None = None, lmap: LatentMap | None = None, n_map: int = 300,
+                 speech=None):   # a recogniser (chapter 13's SpeechRecognizer): adds an upload button whose recording fills caption A
         if not isinstance(t2i, TextToImage): raise InputError(f"t2i must be a TextToImage, got {type(t2i).__name__}")
         for name, v, lo in (("n", n, 1), ("n_sliders", n_sliders, 1), ("seed", seed, 0)):
             if not isinstance(v, Integral) or isinstance(v, bool) or v < lo: raise InputError(f"{name} must be an integer >= {lo}, got {v!r}")
@@ -332,6 +333,11 @@ class LatentExplorer(_Interpolation, _LatentMapView):
                       *((s, lambda v: self.render()) for s in self.sliders)):
             w.observe(self._guard(fn), "value")
         self.reset_button.on_click(self._guard(lambda _: self.reset()))
+        self.speech = speech
+        if speech is not None:
+            self.upload = W.FileUpload(accept=".wav,.flac,.ogg,audio/*", multiple=False, description="录音 audio")
+            self.player, self.heard = W.Audio(autoplay=False, controls=True, layout=W.Layout(width="300px")), W.HTML()
+            self.upload.observe(self._guard(self._on_upload), "value")
         self.widget = _explorer_layout(self)
         self.view = self.view_b = self.named = self.named_b = None
         self.set_caption(caption); self.set_caption_b(caption_b); self.color_by("size")
@@ -396,6 +402,23 @@ class LatentExplorer(_Interpolation, _LatentMapView):
         self.status.value = f"<small>上一次更新 {self.timings[-1]:.0f} ms（解码 + 裁判 + PNG）</small>"
         return png
 
+    def hear(self, data: bytes, name: str = "recording.wav") -> bool:
+        "A recording (the bytes of a WAV, FLAC or OGG file) for caption A: play it back, recognise it, put the caption heard into box A."
+        if self.speech is None: raise InputError("this explorer has no recogniser; make it with LatentExplorer(t2i, speech=SpeechRecognizer.load(...))")
+        ext = str(name).rsplit(".", 1)[-1].lower() if "." in str(name) else ""
+        self.player.format = ext if ext in ("wav", "flac", "ogg") else "wav"
+        self.player.value = bytes(data)
+        try: text = self.speech.transcribe(bytes(data))
+        except InputError as e:
+            self.heard.value = _message(f"⚠ {name}: {e}")
+            return False
+        notes = "；".join(self.speech.notes)
+        self.heard.value = f"<small>听到 heard: <b>{html.escape(text) or '（没有词）'}</b>{' — ' + html.escape(notes) if notes else ''}</small>"
+        return bool(text) and self.set_caption(text)
+
+    def _on_upload(self, files):
+        if files: self.hear(files[0]["content"], files[0]["name"])
+
     def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
 
 # %% ../nbs/11_latent_explorer.ipynb #e13e07ea
@@ -418,6 +441,8 @@ def _explorer_layout(app: LatentExplorer) -> W.Widget:
     t2i, cfg = app.t2i, app.t2i.model.cvae.config
     where = "/".join(app.t2i.run_dir.parts[-2:]) if app.t2i.run_dir is not None else "a model in memory"
     head = W.HTML(f"<b>隐空间探索器 latent explorer</b> <small>— {where}: {cfg.image_size}×{cfg.image_size} images, Z = {cfg.z_dim}, {len(t2i.vocab)} words</small>")
-    root = W.VBox([head, app.caption, app.message, tabs])
+    top = [app.caption] if app.speech is None else [W.HBox([app.caption, app.upload]), W.HBox([app.player, app.heard])]
+    if app.speech is not None: app.upload.add_class("t2i-upload"); app.heard.add_class("t2i-heard")
+    root = W.VBox([head, *top, app.message, tabs])
     root.add_class("t2i-explorer")
     return root

@@ -219,6 +219,19 @@ def move_slider(page, src: str, presses: int = 5) -> str:
     return wait_for_new_image(page, src, "moving a slider")
 
 
+def upload_recording(page, wav, said: str) -> str:
+    "Speak `said` (chapter 13's synthesiser) into the file `wav`, upload it with the app's audio button, wait until the caption heard fills box A."
+    import soundfile as sf
+    from t2i_course.speech import SAMPLE_RATE, synthesize
+    sf.write(wav, synthesize(said, variant="f5")[0], SAMPLE_RATE)
+    src = page.get_attribute(SAMPLES, "src")
+    with page.expect_file_chooser() as chooser: page.locator(".t2i-explorer .t2i-upload").click()   # its <input type=file> exists only on click
+    chooser.value.set_files(str(wav))
+    page.locator(".t2i-explorer .t2i-heard", has_text=said).wait_for(timeout=30_000)
+    assert page.locator(".t2i-explorer audio").count() == 1, "no player for the recording"
+    return wait_for_new_image(page, src, "uploading a recording")
+
+
 def test_explorer_in_a_real_browser(tiny_run, tmp_path):
     require_browser()
     t0 = time.time()
@@ -239,6 +252,9 @@ def test_explorer_in_a_real_browser(tiny_run, tmp_path):
         shots.append(samples.screenshot())
         assert shots[2] != shots[1], "moving a slider did not change the image"
         round_trips = slider_round_trips(page, page.locator(".t2i-sliders .widget-slider .noUi-handle").first, 8)
+
+        src = upload_recording(page, tmp_path / "spoken.wav", "a yellow cube on the left")   # speech: the caption heard fills box A
+        assert box.input_value() == "a yellow cube on the left"
 
         box.fill("一个粉色的球体")                                     # bad input shows up in the message line, not as an error
         box.press("Enter")
@@ -280,15 +296,18 @@ def test_explorer_in_jupyterlab(tiny_run, tmp_path):
 
 # ---- the screenshot in docs/ ---------------------------------------------------------------
 
-def screenshot(run_dir, out, caption: str = "一个大的红色金属球体", slider: int = 3):
-    "Open the app on `run_dir` in Voilà, type `caption`, move slider 1 by `slider` steps, and save the app as a small PNG."
+def screenshot(run_dir, out, caption: str = "一个大的红色金属球体", slider: int = 3, said: str | None = None):
+    """Open the app on `run_dir` in Voilà, type `caption` (or, with `said`, upload a recording of it), move slider 1 by `slider` steps,
+    and save the app as a small PNG."""
     from PIL import Image
     with tempfile.TemporaryDirectory() as home, voila_server(run_dir, Path(home)) as url, chromium_page(1100, 1000) as page:
         open_explorer(page, url)
         src = page.get_attribute(SAMPLES, "src")
         box = page.locator(".t2i-caption input")
-        box.fill(caption); box.press("Enter")
-        src = wait_for_new_image(page, src, "typing a caption")
+        if said: src = upload_recording(page, Path(home) / "said.wav", said)
+        else:
+            box.fill(caption); box.press("Enter")
+            src = wait_for_new_image(page, src, "typing a caption")
         move_slider(page, src, slider)
         app = page.locator(".t2i-explorer")
         app.scroll_into_view_if_needed()
@@ -302,5 +321,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description="Take the latent explorer's screenshot from a real Voilà page.")
     ap.add_argument("--run", default=str(ROOT / "runs" / "cpu"), help="run folder to explore")
     ap.add_argument("--out", default=str(ROOT / "docs" / "latent_explorer.png"))
+    ap.add_argument("--said", help="upload a recording of this caption (chapter 13's synthesiser) instead of typing one")
     a = ap.parse_args()
-    screenshot(a.run, a.out)
+    screenshot(a.run, a.out, said=a.said)
