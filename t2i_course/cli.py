@@ -160,10 +160,14 @@ def cmd_eval(args) -> int:
 def cmd_speech_train(args) -> int:
     "Train a speech recogniser (chapter 13) into --out, or continue one with --resume."
     from t2i_course.speech import SpeechConfig, train_speech
-    over = {k: v for k, v in (("minutes", args.minutes), ("steps", args.steps), ("seed", args.seed), ("n_train", args.n_train),
-                              ("threads", args.threads)) if v is not None}
+    from t2i_course.train import TrainingStopped
+    over = {k: v for k, v in (("steps", args.steps), ("seed", args.seed), ("n_train", args.n_train), ("threads", args.threads)) if v is not None}
     if args.resume and over: raise InputError(f"--resume continues the run with its own settings; drop {', '.join('--' + k.replace('_', '-') for k in over)}")
-    out = train_speech(SpeechConfig(**over), args.out, resume=args.resume)
+    if args.minutes is not None and not args.resume: over["minutes"] = args.minutes      # a new run fits its steps into them
+    try: out = train_speech(SpeechConfig(**over), args.out, resume=args.resume, minutes=args.minutes if args.resume else None)
+    except TrainingStopped as e:
+        print(f"t2i-course speech train: stopped: {e}", file=sys.stderr)
+        return STOPPED_EXIT["time"]
     print(f"wrote the recogniser to {out}/ (speech.json, model.safetensors, log.csv, loss.png); "
           f"try: t2i-course speech transcribe --model {args.out} FILE.wav")
     return 0
@@ -254,7 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     st = ssub.add_parser("train", help="train a recogniser into a folder", description="Speak the world's captions with eSpeak NG (varied voices, "
                          "speeds, pitches, rooms and noise) and train a CTC recogniser on them; about 9 minutes on 2 cores.")
     st.add_argument("--out", default="runs/speech", help="output folder (default runs/speech)")
-    st.add_argument("--minutes", type=positive_minutes, help="fit the training steps to this many minutes on this machine (default 8; the data takes about one more)")
+    st.add_argument("--minutes", type=positive_minutes, help="a new run: fit its steps to this many minutes on this machine (default 8; making the speech takes about one more); "
+                    "with --resume: save and stop when they are up (exit 3), --resume again continues")
     st.add_argument("--steps", type=int_in(1, 1_000_000), help="at most this many steps (default 2000)")
     st.add_argument("--n-train", type=int_in(10, 200_000), metavar="N", help="training utterances (default 4000)")
     st.add_argument("--seed", type=seed, help=f"random seed, 0..{MAX_SEED}")

@@ -110,6 +110,8 @@ def test_load_audio_handles_rates_channels_formats(said, tmp_path):
     assert sp.load_audio(wav_bytes(stereo))[1] == ["mixed 2 channels down to mono"]
     ints = (said * 32767).astype(np.int16)
     assert np.abs(sp.load_audio(ints, 16000)[0] - said).max() < 1e-3
+    bytes8 = np.round(said * 127 + 128).astype(np.uint8)                # 8-bit PCM is unsigned, centred on 128
+    assert np.abs(sp.load_audio(bytes8, 16000)[0] - said).max() < 0.02
     clipped = np.clip(said * 20, -1, 1)
     assert any("clipped" in n for n in sp.load_audio(clipped, 16000)[1])
 
@@ -174,6 +176,8 @@ def test_resume_is_bit_identical(tmp_path):
     b = sp.train_speech(sp.SpeechConfig(**TINY), tmp_path / "b", quiet=True, stop_after=3)
     assert not (b / "model.safetensors").exists()
     with pytest.raises(InputError, match="has not finished"): sp.SpeechRecognizer.load(b)
+    from t2i_course.train import TrainingStopped
+    with pytest.raises(TrainingStopped, match="minutes are up at step 3"): sp.train_speech(None, b, resume=True, quiet=True, minutes=1e-6)
     sp.train_speech(None, b, resume=True, quiet=True)
     assert (a / "model.safetensors").read_bytes() == (b / "model.safetensors").read_bytes()
     assert (a / "log.csv").read_text().splitlines()[-1].split(",")[:2] == (b / "log.csv").read_text().splitlines()[-1].split(",")[:2]
