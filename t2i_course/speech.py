@@ -608,7 +608,7 @@ class SpeechRecognizer:
     def load(cls, folder) -> "SpeechRecognizer":
         from safetensors.torch import load
         folder = Path(folder)
-        if not folder.is_dir(): raise InputError(f"--speech-model {folder}: no such folder; train one with `t2i-course speech train --out {folder}`")
+        if not folder.is_dir(): raise InputError(f"{folder}: no such folder; train a recogniser there with `t2i-course speech train --out {folder}`")
         d = _read_json(folder / "speech.json", "a speech model (t2i-course speech train writes one)")
         config = _config_from(d, folder)
         units = d.get("units")
