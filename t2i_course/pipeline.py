@@ -95,8 +95,9 @@ def read_run_config(run_dir) -> dict:
 
 def _few(keys: list) -> str: return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
 
-def load_weights(model: torch.nn.Module, path) -> torch.nn.Module:
-    "Load a safetensors file into `model`; missing or unexpected tensors and shape mismatches raise one InputError that names them."
+def load_weights(model: torch.nn.Module, path, config_file: str = CONFIG_FILE) -> torch.nn.Module:
+    """Load a safetensors file into `model`; missing or unexpected tensors and shape mismatches raise one InputError that names them
+    (and `config_file`, where the model's shape comes from)."""
     path = Path(path)
     try: tensors = load_file(str(path), device="cpu")
     except FileNotFoundError: raise InputError(f"weights file not found: {path}") from None
@@ -106,7 +107,7 @@ def load_weights(model: torch.nn.Module, path) -> torch.nn.Module:
     shapes = [f"{k} is {tuple(tensors[k].shape)} in the file but {tuple(want[k].shape)} in the model" for k in want
               if k in tensors and tensors[k].shape != want[k].shape]
     problems = ([f"missing {_few(missing)}"] if missing else []) + ([f"unexpected {_few(unexpected)}"] if unexpected else []) + shapes[:3]
-    if problems: raise InputError(f"{path.name} does not fit the model in {CONFIG_FILE}: {'; '.join(problems)}")
+    if problems: raise InputError(f"{path.name} does not fit the model in {config_file}: {'; '.join(problems)}")
     check_finite(tensors, str(path))
     model.load_state_dict(tensors)
     return model

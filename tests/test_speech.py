@@ -165,7 +165,7 @@ def test_load_refuses_what_is_not_a_finished_recogniser(tmp_path):
     (d / "speech.json").write_text(json.dumps(meta)[:50])
     with pytest.raises(InputError, match="unreadable"): sp.SpeechRecognizer.load(d)
     (d / "speech.json").write_text(json.dumps(meta)); (d / "model.safetensors").write_bytes(b"\0" * 10)
-    with pytest.raises(InputError, match="model.safetensors is unreadable"): sp.SpeechRecognizer.load(d)
+    with pytest.raises(InputError, match="model.safetensors is not a readable safetensors file"): sp.SpeechRecognizer.load(d)
 
 
 # --- training: exact resume --------------------------------------------------------------------------------------------------------
