@@ -9,7 +9,8 @@ import time
 import warnings
 
 from t2i_course.evaluate import evaluate_generator
-from t2i_course.pipeline import TextToImage, check_temperature
+from t2i_course.pipeline import TextToImage
+from t2i_course.vae import check_temperature
 
 
 def row(m: dict) -> dict:

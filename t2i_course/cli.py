@@ -71,7 +71,7 @@ def minutes_or_zero(s: str) -> float:
 
 def temperature(s: str) -> float:
     "argparse type: a sampling temperature (`check_temperature`, chapter 09)."
-    from t2i_course.pipeline import check_temperature
+    from t2i_course.vae import check_temperature
     try: return check_temperature(float(s), "the temperature")
     except (ValueError, InputError) as e:
         raise argparse.ArgumentTypeError(str(e) if isinstance(e, InputError) else f"expected a number, got {s!r:.40}") from None
@@ -101,13 +101,17 @@ def cmd_train(args) -> int:
     over = {k: v for k, v in (("data", args.data), ("seed", args.seed), ("batch_size", args.batch_size), ("image_size", args.size),
                               ("threads", args.threads), ("fast", False if args.eager else None), ("bf16", args.bf16 or None),
                               ("channels_last", args.channels_last or None), ("two_objects", args.two_objects),
-                              ("text_steps", args.text_steps), ("decoder_objects", args.decoder_objects), ("time_box", args.time_box)) if v is not None}
-    out = Path(args.out or f"runs/{args.preset or 'cpu'}")
+                              ("text_steps", args.text_steps), ("time_box", args.time_box)) if v is not None}
+    settings = list(args.set or []) + ([f"vae.objects={args.decoder_objects}"] if args.decoder_objects is not None else [])
+    family = args.model or "vaegan"
+    out = Path(args.out or (f"runs/{args.preset or 'cpu'}" if family == "vaegan" else f"runs/{family}-{args.preset or 'cpu'}"))
     if args.resume:                                                    # the run's own settings rule; explicit flags that differ are reported
-        given = {**over, **({"preset": args.preset} if args.preset else {}), **({"steps": args.steps} if args.steps is not None else {})}
+        given = {**over, **({"preset": args.preset} if args.preset else {}), **({"steps": args.steps} if args.steps is not None else {}),
+                 **({"model": args.model} if args.model else {}), **{s.split("=", 1)[0]: "--set" for s in settings}}
         summary = Trainer(given, out, resume=True, minutes=args.minutes, device=args.device).run()
     else:
-        config = preset(args.preset or "cpu", **over)
+        config = preset(args.preset or "cpu", family, **over)
+        if settings: config = config.with_overrides(settings)
         if args.steps is not None: config = config.with_steps(args.steps)
         summary = Trainer(config, out, resume=False, minutes=args.minutes, device=args.device).run()
     if summary["status"] != "stopped" or summary["processes"] > 1: return 0   # torchrun takes any other code for a crash and kills the ranks
@@ -139,7 +143,8 @@ def cmd_generate(args) -> int:
         args.run = shipped_run()
         print(f"using the run that ships with t2i-course ({args.run}); `t2i-course train` trains your own, then give --run")
     t2i = TextToImage.load(args.run, device=args.device)
-    images = t2i.generate(texts, n=args.n, seed=args.seed, temperature=args.temperature)
+    sampling = {k: v for k, v in (("guidance", args.guidance), ("steps", args.sample_steps)) if v is not None}   # flow matching's options
+    images = t2i.generate(texts, n=args.n, seed=args.seed, temperature=args.temperature, **sampling)
     heard = len(texts) - len(args.text)
     caps = [(t if i < len(args.text) else f"(heard) {t}") if k == 0 else "" for i, t in enumerate(texts) for k in range(args.n)]
     show_images(images, caps, ncols=args.n, path=out, show=False)
@@ -209,8 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_data)
     t = sub.add_parser("train", help="train the full system into a run folder", description="Train word vectors, the text CNN and the "
                        "conditional VAE-GAN on the embedded world (or your data) into a run folder; --resume continues one exactly.")
+    t.add_argument("--model", choices=("vaegan", "flow"), help="model family: vaegan (default; chapters 05-08) or flow (flow matching, chapter 14)")
     t.add_argument("--preset", choices=("cpu", "gpu", "tiny"), help="cpu (default): 32x32, its steps fitted to 9 minutes of training on this machine; gpu: 64x64; tiny: seconds, for tests")
-    t.add_argument("--out", help="run folder (default runs/PRESET)")
+    t.add_argument("--out", help="run folder (default runs/PRESET; flow: runs/flow-PRESET)")
+    t.add_argument("--set", action="append", metavar="PATH=VALUE", help="change any field of the training config, nested ones by their path, "
+                   "e.g. --set vae.z_dim=32 --set lr_text=0.001 (repeatable; the run's config.json lists them all)")
     t.add_argument("--data", help="world (default), a folder with images + captions.jsonl, clevr:SCENES_JSON:IMAGES_DIR or coco:CAPTIONS_JSON:IMAGES_DIR")
     t.add_argument("--steps", type=int_in(1, 10_000_000), help="total training steps (the preset's phases keep their shares; no time box)")
     t.add_argument("--time-box", type=minutes_or_zero, metavar="MINUTES", help="fit the steps to this many minutes of training on this machine, measured "
@@ -227,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--channels-last", action="store_true", help="NHWC memory layout for the convolutions")
     t.add_argument("--two-objects", type=float, metavar="SHARE", help="share of the world's training scenes with two objects and a relation, 0..1 (gpu preset: 0.3)")
     t.add_argument("--text-steps", type=int_in(0, 10_000_000), metavar="N", help="steps of the text phase (two objects need about 1500; default: the preset's)")
-    t.add_argument("--decoder-objects", type=int, metavar="K", help="object slots in the decoder, 0, 1 or 2: each named object drawn at a learnt place (gpu preset: 2)")
+    t.add_argument("--decoder-objects", type=int, metavar="K", help="vaegan: object slots in the decoder, 0, 1 or 2 (the same as --set vae.objects=K; cpu and gpu presets: 2)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its newest good checkpoint")
     t.set_defaults(func=cmd_train)
     g = sub.add_parser("generate", help="generate images from captions with a trained run", description="Generate images from any captions "
@@ -238,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=seed, default=0, help=f"random seed, 0..{MAX_SEED}")
     g.add_argument("--temperature", type=temperature, help="the prior's noise scale, 0..4 (default: the run's own; cpu preset 0.3): "
                    "lower draws what the caption names more faithfully, with less variety in what it leaves open")
+    g.add_argument("--guidance", type=float, metavar="G", help="flow runs: classifier-free guidance scale (1: none; default: the run's)")
+    g.add_argument("--sample-steps", type=int_in(1, 1000), metavar="N", help="flow runs: ODE steps from noise to image (default: the run's)")
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     g.add_argument("--audio", nargs="+", metavar="FILE", help="spoken captions (WAV, FLAC or OGG), recognised by --speech-model; each is printed and written under its row")
     g.add_argument("--speech-model", metavar="DIR", help="speech recogniser folder from `t2i-course speech train` (default: the one that ships with the package)")

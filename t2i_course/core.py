@@ -15,12 +15,22 @@ import numpy as np
 from .plumbing import cache_dir, figure_png, in_notebook, progress   # the appendix's plumbing, re-exported here
 
 # %% auto #0
-__all__ = ['MAX_SEED', 'SHAPE_LEGEND', 'MAX_SHOWN_CHARS', 'InputError', 'set_seed', 'get_device', 'to_uint8', 'cjk_font',
-           'show_images', 'trace_shapes', 'evaluating']
+__all__ = ['MAX_SEED', 'SHAPE_LEGEND', 'MAX_SHOWN_CHARS', 'InputError', 'MAX_CAPTION_CHARS', 'check_caption', 'set_seed', 'get_device', 'to_uint8', 'cjk_font',
+           'show_images', 'trace_shapes', 'evaluating', 'Config']
 
 # %% ../nbs/00_core.ipynb #9cf2e53f
 class InputError(ValueError):
     "A user's mistake (caption, file, config, value): the CLI prints it as one line, without a traceback."
+
+MAX_CAPTION_CHARS = 1000   # a caption is a sentence or two: COCO's are under 300 characters
+
+def check_caption(text, where: str = "caption") -> str:
+    "`text` if it is a caption: a str of at most MAX_CAPTION_CHARS characters that is valid Unicode; else an InputError naming `where`."
+    if not isinstance(text, str): raise InputError(f"{where} must be a str, got {type(text).__name__}: {text!r:.40}")
+    if len(text) > MAX_CAPTION_CHARS: raise InputError(f"{where} is {len(text):,} characters long; a caption may have at most {MAX_CAPTION_CHARS:,}")
+    try: text.encode("utf-8")
+    except UnicodeEncodeError: raise InputError(f"{where} is not valid UTF-8 text: {text.encode('utf-8', 'replace')[:40]!r}") from None
+    return text
 
 # %% ../nbs/00_core.ipynb #a458cf3c
 MAX_SEED = 2**32 - 1   # NumPy's legacy seeding takes 32 bits; a larger seed is a mistake, not more randomness
@@ -210,3 +220,95 @@ class evaluating:
         self.no_grad.__exit__(*exc)
         for m, mode in zip(self.modules, self.modes): m.train(mode)
         return False
+
+# %% ../nbs/00_core.ipynb #0e25ad27
+import dataclasses
+import json
+import types
+import typing
+
+class Config:
+    """Base of the course's config dataclasses (`TextCNNConfig`, `VAEConfig`, ..., `TrainConfig`): one way to save, load and change them.
+    `to_dict()` gives JSON values (tuples as lists, nested configs as dicts); `from_dict(d)` checks every key and type and rebuilds (a
+    field added later takes its default); `with_overrides(["vae.z_dim=32"])` changes any field, a nested one by its dotted path."""
+    def to_dict(self) -> dict:
+        "The fields as JSON values: nested configs as dicts, tuples as lists."
+        def json_value(v):
+            if isinstance(v, Config): return v.to_dict()
+            if isinstance(v, (list, tuple)): return [json_value(x) for x in v]
+            if isinstance(v, dict): return {k: json_value(x) for k, x in v.items()}
+            return v
+        return {f.name: json_value(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, d, where: str | None = None):
+        "Rebuild from `to_dict()`: an unknown key or a value of the wrong type is an InputError that names it; missing keys take defaults."
+        where = where or cls.__name__
+        if not isinstance(d, dict): raise InputError(f"{where} must be a JSON object, got {type(d).__name__}")
+        hints = typing.get_type_hints(cls)
+        names = [f.name for f in dataclasses.fields(cls) if f.init]
+        unknown = [k for k in d if k not in names]
+        if unknown: raise InputError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(names)}")
+        missing = [f.name for f in dataclasses.fields(cls) if f.init and f.name not in d
+                   and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        if missing: raise InputError(f"{where}: missing key {missing[0]!r}")
+        values = {k: _config_value(hints[k], v, f"{where}.{k}") for k, v in d.items()}
+        try: return cls(**values)
+        except InputError as e: raise InputError(f"{where}: {e}") from None
+
+    def with_overrides(self, settings):
+        """A copy with fields changed: `settings` is a dict {path: value} or a list of "path=value" strings (as `--set` takes them),
+        a path naming a field (`batch_size`) or a nested config's field (`vae.z_dim`); a value is read as JSON (32, 0.5, true,
+        [32, 64]) or else taken as a string (zh, auto). Every change is checked like `from_dict`."""
+        if isinstance(settings, str): settings = [settings]
+        pairs = list(settings.items()) if isinstance(settings, dict) else [_split_setting(s) for s in settings]
+        d = self.to_dict()
+        for path, value in pairs:
+            node, keys = d, path.split(".")
+            for i, k in enumerate(keys):
+                if not isinstance(node, dict) or k not in node:
+                    at = ".".join(keys[:i]) or "the config"
+                    allowed = ", ".join(node) if isinstance(node, dict) else ""
+                    raise InputError(f"--set {path}: {at} has no field {k!r}" + (f"; allowed: {allowed}" if allowed else f" ({at} is a value, not a group)"))
+                if i == len(keys) - 1:
+                    if isinstance(node[k], dict) and not isinstance(value, dict):
+                        raise InputError(f"--set {path}: {path} is a group of settings ({', '.join(node[k])}); set one of them, e.g. {path}.{next(iter(node[k]))}=...")
+                    node[k] = value
+                else: node = node[k]
+        return type(self).from_dict(d)
+
+def _split_setting(s) -> tuple[str, object]:
+    "'vae.z_dim=32' -> ('vae.z_dim', 32): the value read as JSON, else kept as a string."
+    if not isinstance(s, str) or "=" not in s or not s.split("=", 1)[0].strip():
+        raise InputError(f"--set {s!r}: expected PATH=VALUE, e.g. vae.z_dim=32 or data.lang=zh")
+    path, raw = (x.strip() for x in s.split("=", 1))
+    try: value = json.loads(raw)
+    except ValueError: value = raw
+    return path, value
+
+def _config_value(tp, v, where: str):
+    "`v` (a JSON value) as the field type `tp` wants it: a nested config rebuilt, a list made a tuple; InputError if it does not fit."
+    if isinstance(tp, type) and issubclass(tp, Config): return tp.from_dict(v, where)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        for a in args:
+            try: return _config_value(a, v, where)
+            except InputError: pass
+        raise InputError(f"{where} must be {_type_name(tp)}, got {v!r:.60}")
+    if origin is tuple:
+        if not isinstance(v, (list, tuple)): raise InputError(f"{where} must be a list ({_type_name(tp)}), got {v!r:.60}")
+        kinds = [args[0]] * len(v) if len(args) == 2 and args[1] is Ellipsis else list(args)
+        if len(kinds) != len(v): raise InputError(f"{where} must be a list of {len(kinds)} values, got {v!r:.60}")
+        return tuple(_config_value(a, x, f"{where}[{i}]") for i, (a, x) in enumerate(zip(kinds, v)))
+    fits = {bool: lambda x: isinstance(x, bool), int: lambda x: isinstance(x, int) and not isinstance(x, bool),
+            float: lambda x: isinstance(x, (int, float)) and not isinstance(x, bool), str: lambda x: isinstance(x, str),
+            dict: lambda x: isinstance(x, dict), list: lambda x: isinstance(x, list), type(None): lambda x: x is None}
+    check = fits.get(origin or tp)
+    if check is not None and not check(v): raise InputError(f"{where} must be {_type_name(tp)}, got {v!r:.60}")
+    return v
+
+def _type_name(tp) -> str:
+    "int, float, 'int or str', 'list of int' ... as a user reads them."
+    if typing.get_origin(tp) in (typing.Union, types.UnionType): return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if typing.get_origin(tp) is tuple: return "list of " + _type_name(typing.get_args(tp)[0])
+    return {type(None): "null"}.get(tp, getattr(tp, "__name__", str(tp)))

@@ -13,9 +13,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .core import InputError, MAX_SEED, progress
+from .core import InputError, MAX_SEED, check_caption, progress
 from .files import FOLDER_KINDS, atomic_dir, atomic_write_json, check_digests, check_memory, sha256_file
-from .text import check_caption
 
 # %% auto #0
 __all__ = ['COLORS', 'SHAPES', 'SIZES', 'MATERIALS', 'POSITIONS', 'RELATIONS', 'ATTRIBUTES', 'ZH', 'HALF_EXTENT', 'HELDOUT_PAIRS',

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .core import InputError, evaluating, get_device, progress
+from .core import Config, InputError, evaluating, get_device, progress
 from .data import ATTRIBUTES, POSITIONS, Scene, SceneObject, caption, iterate_batches, to_float
 
 # %% auto #0
@@ -42,7 +42,7 @@ class SeedDiscriminator(nn.Module):
 
 # %% ../nbs/06_discriminator.ipynb #91f5c5a6
 @dataclass
-class DiscriminatorConfig:
+class DiscriminatorConfig(Config):
     "Hyper-parameters of `Discriminator`; stored in every checkpoint so the model can be rebuilt."
     image_size: int = 32                     # H = W of the images it judges: a power of two >= 16 (32, 64, 128)
     hidden: tuple[int, ...] = (32, 64, 128)  # channels of the stride-2 conv blocks; each block halves H and W
@@ -68,7 +68,6 @@ class DiscriminatorConfig:
     @property
     def final_size(self) -> int: return self.image_size >> len(self.hidden)   # side of the last feature map
 
-    def to_dict(self) -> dict: return {**asdict(self), "hidden": list(self.hidden)}
 
 # %% ../nbs/06_discriminator.ipynb #0ed3cc57
 class Discriminator(nn.Module):

@@ -216,7 +216,8 @@ def write_report(out_dir, metrics: dict, pictures: dict, title: str = "Evaluatio
 def evaluate_run(run_dir, out_dir=None, *, n: int = 500, seed: int = 0, temperature: float | None = None, show_progress: bool = True) -> dict:
     """Evaluate a run folder written by `t2i-course train`: metrics.json, report.md and pictures in out_dir (default run_dir/eval).
     `temperature`: the prior's noise scale to sample with (default: the run's own, `TextToImage.temperature`)."""
-    from t2i_course.pipeline import TextToImage, check_temperature
+    from t2i_course.pipeline import TextToImage
+    from t2i_course.vae import check_temperature
     out = Path(run_dir) / "eval" if out_dir is None else Path(out_dir)
     claim_folder(out, "eval", what="the report folder")                  # refused before the work, not after it
     t2i = TextToImage.load(run_dir)

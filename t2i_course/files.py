@@ -18,10 +18,12 @@ from typing import NamedTuple
 from .core import InputError
 
 # %% auto #0
-__all__ = ['FOLDER_KINDS', 'LOCK_FILE', 'PNG_SOFTWARE', 'MAX_PARAMETERS', 'atomic_write_bytes', 'atomic_write_text',
-           'atomic_write_json', 'FolderKind', 'folder_kind', 'claim_folder', 'claim_png', 'discard_damaged',
-           'atomic_dir', 'sha256_file', 'file_digests', 'check_digests', 'check_finite', 'RunLock', 'physical_memory',
-           'check_memory', 'count_parameters', 'check_model_size']
+__all__ = ['FOLDER_KINDS', 'LOCK_FILE', 'PNG_SOFTWARE', 'MAX_PARAMETERS', 'RUN_FORMAT', 'RUN_FORMAT_VERSION', 'CONFIG_FILE',
+           'VOCAB_FILE', 'WEIGHTS_FILE', 'RUN_FILES', 'RESERVED_KEYS', 'MODEL_FAMILIES', 'atomic_write_bytes',
+           'atomic_write_text', 'atomic_write_json', 'FolderKind', 'folder_kind', 'claim_folder', 'claim_png',
+           'discard_damaged', 'atomic_dir', 'sha256_file', 'file_digests', 'check_digests', 'check_finite', 'RunLock',
+           'physical_memory', 'check_memory', 'count_parameters', 'check_model_size', 'model_family', 'run_config',
+           'write_run', 'read_run_config', 'load_weights']
 
 # %% ../nbs/90_files.ipynb #1c5d902a
 def _fsync_dir(path):
@@ -300,3 +302,84 @@ def check_model_size(build, what: str, limit: int = MAX_PARAMETERS) -> int:
     n = count_parameters(build)
     if n > limit: raise InputError(f"{what} describes a model with {n:,} parameters ({_gb(4 * n)}); at most {limit:,} are allowed")
     return n
+
+# %% ../nbs/90_files.ipynb #bdafbd06
+RUN_FORMAT, RUN_FORMAT_VERSION = FOLDER_KINDS["run"].format, 2   # 2: config.json names the model family and how it samples
+CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "model.safetensors"
+RUN_FILES = (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE)
+RESERVED_KEYS = ("format", "version", "library_version", "family", "model", "image_size", "train", "sha256", "parts")   # `extra` may not set these
+MODEL_FAMILIES = {"vaegan": "t2i_course.vaegan_family", "flow": "t2i_course.flow"}   # family name -> the module whose FAMILY builds and trains it
+
+def model_family(name: str):
+    "The model family class `name` names (its module's `FAMILY`), its module imported on first use; an unknown name is a one-line InputError."
+    if not isinstance(name, str) or name not in MODEL_FAMILIES:
+        raise InputError(f"unknown model family {name!r}; known: {', '.join(MODEL_FAMILIES)}")
+    import importlib
+    return importlib.import_module(MODEL_FAMILIES[name]).FAMILY
+
+def run_config(family: str, model: dict, image_size: int, train: dict | None = None, extra: dict | None = None) -> dict:
+    "The config.json of a run folder: format, version, library version, model family, the model's configs, image size, training config, `extra`."
+    if not isinstance(model, dict) or not isinstance(train, (dict, type(None))) or not isinstance(extra, (dict, type(None))):
+        raise InputError("model must be a dict, train and extra dicts or None")
+    clash = [k for k in (extra or {}) if k in RESERVED_KEYS]
+    if clash: raise InputError(f"extra may not set {clash[0]!r}; reserved config.json keys: {', '.join(RESERVED_KEYS)}")
+    from . import __version__
+    config = {"format": RUN_FORMAT, "version": RUN_FORMAT_VERSION, "library_version": __version__, "family": family, "model": model,
+              "image_size": image_size, "train": dict(train or {}), **(extra or {})}
+    try: json.dumps(config, allow_nan=False)
+    except (TypeError, ValueError) as e: raise InputError(f"train and extra must hold only JSON values (str, numbers, lists, dicts): {e}") from None
+    return config
+
+def write_run(run_dir, module, vocab, config: dict) -> Path:
+    "Write `module`'s tensors (model.safetensors), `vocab` (vocab.json) and `config` (config.json, last, with both files' SHA-256) into `run_dir`, each atomically."
+    from safetensors.torch import save
+    run_dir = Path(run_dir)
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}   # clone: no shared storage
+    check_finite(tensors, "the model to save")
+    atomic_write_bytes(run_dir / WEIGHTS_FILE, save(tensors, metadata={"format": "pt"}))
+    vocab.save(run_dir / VOCAB_FILE)
+    atomic_write_json(run_dir / CONFIG_FILE, {**config, "sha256": file_digests(run_dir, (WEIGHTS_FILE, VOCAB_FILE))})
+    return run_dir
+
+# %% ../nbs/90_files.ipynb #e7688954
+def read_run_config(run_dir) -> dict:
+    """The checked config.json of a run folder: valid JSON, our format, a version this library reads, a 'model' entry. A folder of
+    version 1 (written before model families) is read as the VAE-GAN it holds, its sampling temperature from its training config."""
+    path = Path(run_dir) / CONFIG_FILE
+    try: config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError: raise InputError(f"run folder {run_dir} has no {CONFIG_FILE}") from None
+    except (OSError, UnicodeDecodeError) as e: raise InputError(f"cannot read {path}: {e}") from None
+    except json.JSONDecodeError as e: raise InputError(f"{path} is not valid JSON (truncated or damaged?): {e}") from None
+    fmt = config.get("format") if isinstance(config, dict) else None
+    if fmt != RUN_FORMAT: raise InputError(f"{path} is not a t2i-course run config: format is {fmt!r}, expected {RUN_FORMAT!r}")
+    v = config.get("version")
+    if type(v) is not int or v not in (1, RUN_FORMAT_VERSION):
+        newer = type(v) is int and v > RUN_FORMAT_VERSION
+        raise InputError(f"{run_dir}: run folder is format version {v!r}; this library reads versions 1 and {RUN_FORMAT_VERSION}"
+                         + ("; upgrade t2i-course to read it" if newer else ""))
+    if not isinstance(config.get("model"), dict): raise InputError(f"{path} has no 'model' entry (the configs to rebuild the model)")
+    if v == 1:                                                         # before families: a VAE-GAN, sampled at its training temperature
+        config = {**config, "family": "vaegan", "sampling": {"temperature": (config.get("train") or {}).get("temperature", 1.0)}}
+    if config.get("family") not in MODEL_FAMILIES:
+        raise InputError(f"{path}: model family {config.get('family')!r:.40} is unknown to this library (known: {', '.join(MODEL_FAMILIES)})")
+    if not isinstance(config.get("sampling", {}), dict): raise InputError(f"{path}: 'sampling' must be a JSON object")
+    return config
+
+
+def load_weights(model, path, config_file: str = CONFIG_FILE):
+    """Load a safetensors file into `model`; missing or unexpected tensors and shape mismatches raise one InputError that names them
+    (and `config_file`, where the model's shape comes from)."""
+    from safetensors.torch import load_file
+    path = Path(path)
+    try: tensors = load_file(str(path), device="cpu")
+    except FileNotFoundError: raise InputError(f"weights file not found: {path}") from None
+    except Exception as e: raise InputError(f"{path} is not a readable safetensors file (truncated or damaged?): {e}") from None
+    want = model.state_dict()
+    missing, unexpected = [k for k in want if k not in tensors], [k for k in tensors if k not in want]
+    shapes = [f"{k} is {tuple(tensors[k].shape)} in the file but {tuple(want[k].shape)} in the model" for k in want
+              if k in tensors and tensors[k].shape != want[k].shape]
+    problems = ([f"missing {_few(missing)}"] if missing else []) + ([f"unexpected {_few(unexpected)}"] if unexpected else []) + shapes[:3]
+    if problems: raise InputError(f"{path.name} does not fit the model in {config_file}: {'; '.join(problems)}")
+    check_finite(tensors, str(path))
+    model.load_state_dict(tensors)
+    return model

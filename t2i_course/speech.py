@@ -604,7 +604,7 @@ class SpeechRecognizer:
 
     @classmethod
     def load(cls, folder) -> "SpeechRecognizer":
-        from t2i_course.pipeline import load_weights
+        from t2i_course.files import load_weights
         folder = Path(folder)
         if not folder.is_dir(): raise InputError(f"{folder}: no such folder; train a recogniser there with `t2i-course speech train --out {folder}`")
         d = _read_json(folder / "speech.json", "a speech model (t2i-course speech train writes one)")

@@ -16,12 +16,12 @@ from numbers import Integral
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .core import InputError, cache_dir
+from .core import MAX_CAPTION_CHARS, InputError, cache_dir, check_caption
 from .files import atomic_write_json
 
 # %% auto #0
-__all__ = ['DOMAIN_FREQ', 'STOCK_CONFLICTS', 'MAX_CAPTION_CHARS', 'PAD', 'UNK', 'VOCAB_FORMAT', 'VOCAB_VERSION',
-           'domain_dictionary', 'segmenter', 'tokenize', 'check_caption', 'tokenize_batch', 'Vocab']
+__all__ = ['DOMAIN_FREQ', 'STOCK_CONFLICTS', 'PAD', 'UNK', 'VOCAB_FORMAT', 'VOCAB_VERSION',
+           'domain_dictionary', 'segmenter', 'tokenize', 'tokenize_batch', 'Vocab']
 
 # %% ../nbs/02_text.ipynb #a78c14ab
 DOMAIN_FREQ = 1_000_000  # jieba's dictionary totals ~60M; this makes each caption word beat any stock word over it
@@ -82,16 +82,6 @@ def tokenize(text: str) -> list[str]:
         if cjk: tokens.extend(_cut_cjk(cjk))
         else: tokens.append(word)
     return tokens
-
-MAX_CAPTION_CHARS = 1000   # a caption is a sentence or two: COCO's are under 300 characters
-
-def check_caption(text, where: str = "caption") -> str:
-    "`text` if it is a caption: a str of at most MAX_CAPTION_CHARS characters that is valid Unicode; else an InputError naming `where`."
-    if not isinstance(text, str): raise InputError(f"{where} must be a str, got {type(text).__name__}: {text!r:.40}")
-    if len(text) > MAX_CAPTION_CHARS: raise InputError(f"{where} is {len(text):,} characters long; a caption may have at most {MAX_CAPTION_CHARS:,}")
-    try: text.encode("utf-8")
-    except UnicodeEncodeError: raise InputError(f"{where} is not valid UTF-8 text: {text.encode('utf-8', 'replace')[:40]!r}") from None
-    return text
 
 def tokenize_batch(texts: Iterable[str]) -> list[list[str]]:
     "`tokenize` each caption in `texts`."

@@ -12,10 +12,10 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .core import InputError, evaluating, progress, set_seed
+from .core import Config, InputError, evaluating, progress, set_seed
 
 # %% auto #0
-__all__ = ['POOLS', 'SLOT_NAMES', 'NOT_NAMED', 'SLOT_CLASSES', 'TextCNNConfig', 'TextCNN', 'slot_classes', 'caption_targets',
+__all__ = ['encode_captions', 'POOLS', 'SLOT_NAMES', 'NOT_NAMED', 'SLOT_CLASSES', 'TextCNNConfig', 'TextCNN', 'slot_classes', 'caption_targets',
            'AttributeHead', 'CaptionAttributeModel', 'attribute_loss', 'attribute_accuracy', 'predict_slots',
            'train_attribute_model', 'top_ngrams']
 
@@ -23,7 +23,7 @@ __all__ = ['POOLS', 'SLOT_NAMES', 'NOT_NAMED', 'SLOT_CLASSES', 'TextCNNConfig', 
 POOLS = ("max", "mean")   # how TextCNN pools each feature map over time
 
 @dataclass
-class TextCNNConfig:
+class TextCNNConfig(Config):
     "Hyper-parameters of `TextCNN`; stored in every checkpoint so the model can be rebuilt."
     vocab_size: int                      # rows of the embedding table (Vocab size, <pad>=0 and <unk>=1 included)
     embed_dim: int = 32                  # E: word-vector size (the Word2Vec dimension when initialised from it)
@@ -57,7 +57,6 @@ class TextCNNConfig:
             raise InputError(f"max_len ({self.max_len}) must be >= the widest filter ({max(self.widths)})")
         if self.pool not in POOLS: raise InputError(f"pool must be one of {', '.join(map(repr, POOLS))}, got {self.pool!r}")
 
-    def to_dict(self) -> dict: return {**asdict(self), "widths": list(self.widths)}
 
 # %% ../nbs/04_text_cnn.ipynb #ec1065b6
 class TextCNN(nn.Module):
@@ -267,3 +266,9 @@ def top_ngrams(text_cnn: TextCNN, ids: torch.Tensor,
         0, inv[:, None].expand(-1, len(filters)), acts[keep], reduce="amax")   # (U, F) best activation per distinct n-gram
     top = best.topk(min(k, len(uniq)), dim=0)                             # (k, F)
     return [[(tuple(uniq[i].tolist()), v.item()) for v, i in zip(top.values[:, f], top.indices[:, f])] for f in range(len(filters))]
+
+# %% ../nbs/04_text_cnn.ipynb #new-encode
+def encode_captions(tokens: list[list[str]], vocab, text_encoder: nn.Module) -> torch.Tensor:
+    "Token ids (B, T) of tokenised captions for `text_encoder` (a TextCNN): cut to its max_len, padded to at least its widest filter."
+    c = text_encoder.config
+    return vocab.encode_batch(tokens, max_len=c.max_len, min_len=max(c.widths))[0]   # (B, T)

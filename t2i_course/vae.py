@@ -13,10 +13,10 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .core import InputError, progress, set_seed
+from .core import Config, InputError, progress, set_seed
 
 # %% auto #0
-__all__ = ['reparameterize', 'kl_divergence', 'reconstruction_loss', 'VAEConfig', 'ConvEncoder', 'ConvDecoder', 'VAEOutput',
+__all__ = ['MAX_TEMPERATURE', 'check_temperature', 'reparameterize', 'kl_divergence', 'reconstruction_loss', 'VAEConfig', 'ConvEncoder', 'ConvDecoder', 'VAEOutput',
            'SeedVAE', 'train_vae', 'ConditionalPrior', 'CVAEOutput', 'ConditionalVAE']
 
 # %% ../nbs/05_vae.ipynb #36dc8965
@@ -62,7 +62,7 @@ def reconstruction_loss(x_hat: torch.Tensor,  # (B, C, H, W) decoder output
 
 # %% ../nbs/05_vae.ipynb #d27ac4a1
 @dataclass
-class VAEConfig:
+class VAEConfig(Config):
     "Hyper-parameters of the conv VAEs; stored in every checkpoint so the model can be rebuilt."
     image_size: int = 32                     # H = W: a power of two >= 16 (32 on a CPU, 64 or 128 on a GPU)
     channels: int = 3                        # C: image channels
@@ -95,14 +95,6 @@ class VAEConfig:
         "Channels of each stride-2 stage, from image_size down to 4x4."
         return tuple(self.hidden[min(i, len(self.hidden) - 1)] for i in range(int(math.log2(self.image_size)) - 2))
 
-    def to_dict(self) -> dict: return {**asdict(self), "hidden": list(self.hidden)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> VAEConfig:
-        "Rebuild a config from `to_dict()` output; unknown keys are an InputError."
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown: raise InputError(f"unknown VAEConfig keys {sorted(unknown)}")
-        return cls(**d)
 
 def _is_int(v) -> bool: return isinstance(v, Integral) and not isinstance(v, bool)
 
@@ -258,21 +250,23 @@ class CVAEOutput(NamedTuple):
     logvar_p: torch.Tensor  # (B, Z)
 
 # %% ../nbs/05_vae.ipynb #ed1d9dab
-def _decoder(config: VAEConfig, cond_dim: int) -> nn.Module:
-    "The CVAE's p(x | z, t): this chapter's ConvDecoder, or for `config.objects` > 0 the decoder with object slots."
-    if not config.objects: return ConvDecoder(config, cond_dim)
-    from t2i_course.slots import SlotDecoder                             # the binding chapter's module, loaded only when asked for
-    return SlotDecoder(config, cond_dim)
+def _decoder(config: VAEConfig, cond_dim: int, decoder_class=None) -> nn.Module:
+    "The CVAE's p(x | z, t): this chapter's ConvDecoder, or `decoder_class` (for `config.objects` > 0, the binding chapter's `SlotDecoder`)."
+    if decoder_class is not None: return decoder_class(config, cond_dim)
+    if config.objects:
+        raise InputError(f"objects={config.objects} asks for a decoder with object slots: pass decoder_class=t2i_course.slots.SlotDecoder (chapter 08b)")
+    return ConvDecoder(config, cond_dim)
 
 class ConditionalVAE(nn.Module):
     "Conditional VAE: encoder q(z|x,t), prior p(z|t), decoder p(x|z,t), with t = text_encoder(ids)."
-    def __init__(self, config: VAEConfig, text_encoder: nn.Module):  # text_encoder: ids (B, T) -> (B, text_dim)
+    def __init__(self, config: VAEConfig, text_encoder: nn.Module,  # text_encoder: ids (B, T) -> (B, text_dim)
+                 decoder_class=None):                                  # None: ConvDecoder; a class built as decoder_class(config, cond_dim)
         super().__init__()
         _check_text_encoder(config, text_encoder)
         self.config, self.text_encoder = config, text_encoder
         self.encoder = ConvEncoder(config, cond_dim=config.text_dim)
         self.prior = ConditionalPrior(config.text_dim, config.z_dim)
-        self.decoder = _decoder(config, cond_dim=config.text_dim)      # ConvDecoder (or, with config.objects, one with object slots)
+        self.decoder = _decoder(config, config.text_dim, decoder_class)   # ConvDecoder (or, with config.objects, one with object slots)
 
     def forward(self, x: torch.Tensor, ids: torch.Tensor, generator: torch.Generator | None = None) -> CVAEOutput:
         t = self.text_encoder(ids)                                       # (B, text_dim)
@@ -294,3 +288,12 @@ class ConditionalVAE(nn.Module):
         "n images per caption (B*n, C, H, W) with z ~ p(z|t), each caption's n next to each other; call .eval() first."
         t = self.text_encoder(ids).repeat_interleave(_check_n(n), dim=0)  # (B*n, text_dim)
         return self.decoder(reparameterize(*self.prior(t), generator), t)  # (B*n, C, H, W)
+
+# %% ../nbs/05_vae.ipynb #new-temperature
+MAX_TEMPERATURE = 4.0
+
+def check_temperature(v, what: str = "temperature") -> float:
+    "A sampling temperature (the scale of the prior's noise) as a float, or an InputError naming `what` and the allowed range."
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= MAX_TEMPERATURE:
+        raise InputError(f"{what} must be a number in [0, {MAX_TEMPERATURE:g}] (1: samples of the prior as trained, 0: its mean), got {v!r}")
+    return float(v)

@@ -12,14 +12,14 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .core import InputError, progress, set_seed
+from .core import Config, InputError, progress, set_seed
 from .data import to_float
 from .discriminator import Discriminator, discriminator_loss, generator_loss, mismatched_indices
 from .vae import ConditionalVAE, kl_divergence, reconstruction_loss, reparameterize
 
 # %% auto #0
-__all__ = ['SYSTEM_PARTS', 'MAX_MODEL_IMAGE_SIZE', 'feature_reconstruction_loss', 'VAEGANConfig', 'AuxClassifier', 'VAEGAN',
-           'vaegan_update', 'vaegan_step', 'train_vaegan', 'sharpness', 'system_config', 'build_vaegan']
+__all__ = ['feature_reconstruction_loss', 'VAEGANConfig', 'AuxClassifier', 'VAEGAN',
+           'vaegan_update', 'vaegan_step', 'train_vaegan', 'sharpness', 'system_config']
 
 # %% ../nbs/07_vaegan.ipynb #4299a6f2
 def feature_reconstruction_loss(f_hat: torch.Tensor,  # (B, F) Dis_l features of the reconstructions
@@ -29,7 +29,7 @@ def feature_reconstruction_loss(f_hat: torch.Tensor,  # (B, F) Dis_l features of
     return 0.5 * (f_hat - f).pow(2).mean(1)
 
 @dataclass
-class VAEGANConfig:
+class VAEGANConfig(Config):
     "Loss weights and optimiser settings of `VAEGAN`; stored with the model."
     gamma: float = 1.0         # weight of the feature reconstruction in the decoder's loss (Larsen's gamma)
     feature_scale: float = 1000.0  # brings the mean feature error to the scale of a summed pixel error
@@ -45,7 +45,6 @@ class VAEGANConfig:
     aux_objects: int = 1       # objects its heads read: 1 (five slots), or 2 (both objects and their relation, `slot_classes(2)`)
     layout_weight: float = 1000.0  # weight of the layout loss of a decoder with object slots (`t2i_course.slots`); unused otherwise
 
-    def to_dict(self) -> dict: return {**asdict(self), "betas": list(self.betas)}
 
 # %% ../nbs/07_vaegan.ipynb #2ef12055
 from .text_cnn import SLOT_NAMES, caption_targets, slot_classes
@@ -72,6 +71,7 @@ class AuxClassifier(nn.Module):
 
 class VAEGAN(nn.Module):
     "A ConditionalVAE (encoder, prior, decoder, text encoder) and a matching-aware Discriminator with its own text encoder."
+    family = "vaegan"      # the model family of a run folder that holds one (`t2i_course.files.MODEL_FAMILIES`)
     def __init__(self, cvae: ConditionalVAE, discriminator: Discriminator, disc_text_encoder: nn.Module,
                  config: VAEGANConfig | None = None):
         super().__init__()
@@ -92,6 +92,21 @@ class VAEGAN(nn.Module):
     def sample(self, ids: torch.Tensor, n: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
         "n images per caption (B*n, C, H, W), z ~ p(z|t); call .eval() first."
         return self.cvae.sample(ids, n, generator)
+
+    # What generation and the latent explorer use, the same for every model family (chapter 14's flow matching has them too):
+    @property
+    def text_encoder(self) -> nn.Module: return self.cvae.text_encoder
+    @property
+    def image_size(self) -> int: return self.cvae.config.image_size
+    @property
+    def latent_shape(self) -> tuple[int, ...]: return (self.cvae.config.z_dim,)        # z: (Z,)
+    def text_vector(self, ids: torch.Tensor) -> torch.Tensor: return self.cvae.text_encoder(ids)   # (B, T) -> (B, text_dim)
+    def latent_prior(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        "Mean and standard deviation (B, Z) of z ~ p(z|t)."
+        mu_p, logvar_p = self.cvae.prior(t)
+        return mu_p, torch.exp(0.5 * logvar_p)
+    def decode(self, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor: return self.cvae.decoder(z, t)   # (B, Z), (B, text_dim) -> (B, C, H, W)
+    def encode_image(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor: return self.cvae.encoder(x, t)[0]   # the mean of q(z|x,t)
 
 # %% ../nbs/07_vaegan.ipynb #88334c44
 def vaegan_update(model: VAEGAN, x: torch.Tensor, ids: torch.Tensor, wrong_ids: torch.Tensor,
@@ -191,63 +206,13 @@ def sharpness(images) -> float:
     return float(dx.pow(2).mean() + dy.pow(2).mean())
 
 # %% ../nbs/07_vaegan.ipynb #6d2f8b13
-from dataclasses import fields
-
-from .discriminator import DiscriminatorConfig
-from .text_cnn import TextCNN, TextCNNConfig
-from .files import check_model_size
-from .vae import VAEConfig
-
-SYSTEM_PARTS = {"text_encoder": TextCNNConfig, "vae": VAEConfig, "discriminator": DiscriminatorConfig,
-                "disc_text_encoder": TextCNNConfig, "vaegan": VAEGANConfig}   # system_config key -> config class
+from .text_cnn import TextCNN
 
 def system_config(model: VAEGAN) -> dict:
-    "Everything `build_vaegan` needs to rebuild `model` (with fresh weights), as a JSON-ready dict of the five configs."
+    "Everything needed to rebuild `model` (with fresh weights; `t2i_course.vaegan_family.build_vaegan`), as a JSON-ready dict of the five configs."
     if not isinstance(model, VAEGAN): raise InputError(f"system_config takes a VAEGAN, got {type(model).__name__}")
     for name, enc in (("text_encoder", model.cvae.text_encoder), ("disc_text_encoder", model.disc_text)):
         if not isinstance(enc, TextCNN): raise InputError(f"{name} is a {type(enc).__name__}; only TextCNN text encoders can be stored and rebuilt")
     return {"text_encoder": model.cvae.text_encoder.config.to_dict(), "vae": model.cvae.config.to_dict(),
             "discriminator": model.disc.config.to_dict(), "disc_text_encoder": model.disc_text.config.to_dict(),
             "vaegan": model.config.to_dict()}
-
-# %% ../nbs/07_vaegan.ipynb #7e3a9c24
-def _fits(ann: str, v) -> bool:
-    "Does the JSON value `v` fit the field annotation `ann` ('int', 'float', 'bool', 'tuple[int, ...]', ...)?"
-    if ann.startswith("tuple["): return isinstance(v, (list, tuple)) and all(_fits(ann[6:].split(",")[0].strip(" ]"), x) for x in v)
-    if ann == "bool": return isinstance(v, bool)
-    if ann == "int": return isinstance(v, int) and not isinstance(v, bool)
-    if ann == "float": return isinstance(v, (int, float)) and not isinstance(v, bool)
-    return True
-
-def _config_from_dict(cls, d, where: str):
-    "A config dataclass from its `to_dict()` output: no unknown fields, each of the right JSON type, lists become tuples; a field added later takes its default."
-    from dataclasses import MISSING
-    if not isinstance(d, dict): raise InputError(f"{where} must be a JSON object, got {type(d).__name__}")
-    names = {f.name: f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "") for f in fields(cls)}
-    required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
-    unknown, missing = [k for k in d if k not in names], [k for k in required if k not in d]
-    if unknown: raise InputError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(names)}")
-    if missing: raise InputError(f"{where}: missing key {missing[0]!r}")
-    for k, ann in names.items():
-        if k in d and not _fits(ann, d[k]): raise InputError(f"{where}.{k} must be {ann}, got {d[k]!r}")
-    try: return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
-    except InputError as e: raise InputError(f"{where}: {e}") from None
-
-MAX_MODEL_IMAGE_SIZE = 512   # the largest image side a stored model config may ask for
-
-def build_vaegan(config: dict) -> VAEGAN:
-    "A VAEGAN with fresh weights from a `system_config` dict; an unknown, missing or bad entry raises InputError naming it."
-    if not isinstance(config, dict): raise InputError(f"the model config must be a dict of {', '.join(SYSTEM_PARTS)}, got {type(config).__name__}")
-    unknown, missing = [k for k in config if k not in SYSTEM_PARTS], [k for k in SYSTEM_PARTS if k not in config]
-    if unknown: raise InputError(f"unknown model config key {unknown[0]!r}; allowed: {', '.join(SYSTEM_PARTS)}")
-    if missing: raise InputError(f"model config is missing {missing[0]!r}")
-    c = {k: _config_from_dict(cls, config[k], k) for k, cls in SYSTEM_PARTS.items()}
-    if c["disc_text_encoder"].out_dim != c["discriminator"].text_dim:
-        raise InputError(f"disc_text_encoder.out_dim ({c['disc_text_encoder'].out_dim}) must equal discriminator.text_dim ({c['discriminator'].text_dim})")
-    for part in ("vae", "discriminator"):
-        if c[part].image_size > MAX_MODEL_IMAGE_SIZE:
-            raise InputError(f"{part}.image_size is {c[part].image_size}; models are built for images of at most {MAX_MODEL_IMAGE_SIZE} px")
-    build = lambda: VAEGAN(ConditionalVAE(c["vae"], TextCNN(c["text_encoder"])), Discriminator(c["discriminator"]),
-                           TextCNN(c["disc_text_encoder"]), c["vaegan"])
-    check_model_size(build, "the model config")          # counted on the meta device: a hostile config allocates nothing
-    return build()

@@ -20,7 +20,8 @@ from PIL import Image, ImageDraw
 from .core import InputError, cjk_font, evaluating, progress, to_uint8
 from .data import ATTRIBUTES, COLORS, POSITIONS, ZH, make_dataset, to_float, to_tensors
 from .evaluate import EVAL_SIZE, Judge, fit_images, load_or_train_judge
-from .pipeline import TextToImage, _encode
+from .pipeline import TextToImage
+from .text_cnn import encode_captions
 from .text import tokenize
 
 # %% auto #0
@@ -51,13 +52,21 @@ def check_caption(text: str, vocab) -> tuple[list[str], list[str]]:
 
 def sentence_vectors(t2i: TextToImage, tokens: list[list[str]]) -> torch.Tensor:
     "Sentence vectors t (B, text_dim) of tokenized captions, from the run's text CNN."
-    enc = t2i.model.cvae.text_encoder
-    with evaluating(t2i.model): return enc(_encode(tokens, t2i.vocab, enc).to(t2i.device))   # (B, text_dim)
+    m = t2i.model
+    with evaluating(m): return m.text_vector(encode_captions(tokens, t2i.vocab, m.text_encoder).to(t2i.device))   # (B, text_dim)
 
 def decode(t2i: TextToImage, z: torch.Tensor, t: torch.Tensor) -> np.ndarray:
-    "uint8 images (N, H, W, 3) of latents z (N, Z) under sentence vectors t (N, text_dim), or one t (1, text_dim) for all."
+    """uint8 images (N, H, W, 3) of latents z (N, D) (flat: D = the product of the model's `latent_shape`, Z for the VAE-GAN, 3*H*W for
+    flow matching's starting noise) under sentence vectors t (N, text_dim), or one t (1, text_dim) for all."""
+    m = t2i.model
     if len(t) == 1: t = t.repeat(len(z), 1)                                # (N, text_dim)
-    with evaluating(t2i.model): return to_uint8(t2i.model.cvae.decoder(z.to(t2i.device), t))   # (N, C, H, W) -> (N, H, W, 3)
+    z = z.to(t2i.device).reshape(len(z), *m.latent_shape)                  # (N, *latent)
+    with evaluating(m): return to_uint8(m.decode(z, t, **t2i.sampling))   # (N, C, H, W) -> (N, H, W, 3)
+
+def latent_start(t2i: TextToImage, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "Where the model's noise starts for sentence vectors t (B, text_dim): mean and standard deviation, flat (B, D)."
+    with evaluating(t2i.model): mean, std = t2i.model.latent_prior(t)       # (B, *latent) each
+    return mean.flatten(1), std.flatten(1)
 
 # %% ../nbs/11_latent_explorer.ipynb #23aa12b4
 @dataclass
@@ -67,10 +76,10 @@ class PriorView:
     tokens: list[str]
     unknown: list[str]         # words the run's vocab does not know (read as <unk>)
     t: torch.Tensor            # (1, text_dim) sentence vector
-    mu: torch.Tensor           # (Z,) prior mean
-    sigma: torch.Tensor        # (Z,) prior standard deviation
-    eps: torch.Tensor          # (n, Z) the grid's noise, the same as TextToImage.generate(caption, n, seed)
-    directions: torch.Tensor   # (k, Z) unit vectors: the main directions of p(z|t), PCA of samples
+    mu: torch.Tensor           # (D,) prior mean (flat: D = Z for the VAE-GAN, 3*H*W for flow matching)
+    sigma: torch.Tensor        # (D,) prior standard deviation
+    eps: torch.Tensor          # (n, D) the grid's noise, the same as TextToImage.generate(caption, n, seed)
+    directions: torch.Tensor   # (k, D) unit vectors: the main directions of p(z|t), PCA of samples (or the model's `latent_directions`)
     scales: torch.Tensor       # (k,) standard deviation of the prior along each direction
 
     def latents(self, offsets=None) -> torch.Tensor:
@@ -88,14 +97,18 @@ def prior_view(t2i: TextToImage, caption: str, n: int = 8, k: int = 4, seed: int
     tokens, unknown = check_caption(caption, t2i.vocab)
     for name, v, lo in (("n", n, 1), ("k", k, 1), ("seed", seed, 0), ("n_pca", n_pca, 2)):
         if not isinstance(v, Integral) or isinstance(v, bool) or v < lo: raise InputError(f"{name} must be an integer >= {lo}, got {v!r}")
-    cvae, dev = t2i.model.cvae, t2i.device
+    m, dev = t2i.model, t2i.device
     t = sentence_vectors(t2i, [tokens])                                     # (1, text_dim)
-    with evaluating(t2i.model): mu_p, logvar_p = cvae.prior(t)              # (1, Z) each
-    mu, sigma = mu_p[0], torch.exp(0.5 * logvar_p[0])                       # (Z,) each
-    z_dim = len(mu)
-    eps = t2i.temperature * torch.randn(n, z_dim, generator=torch.Generator().manual_seed(int(seed))).to(dev)   # (n, Z) as generate() draws
-    samples = mu + sigma * torch.randn(n_pca, z_dim, generator=torch.Generator().manual_seed(int(seed) + 1)).to(dev)  # (n_pca, Z)
-    _, directions, scales = pca(samples, min(k, z_dim))
+    mean, std = latent_start(t2i, t)                                        # (1, D) each
+    mu, sigma = mean[0], std[0]                                             # (D,) each
+    shape, d = tuple(m.latent_shape), len(mu)
+    eps = t2i.temperature * torch.randn(n, *shape, generator=torch.Generator().manual_seed(int(seed))).flatten(1).to(dev)   # (n, D) as generate() draws
+    if hasattr(m, "latent_directions"):                                     # an isotropic prior (flow matching) has no main directions:
+        directions = m.latent_directions(min(k, d)).flatten(1).to(dev)     # the model names its own (k, D)
+        scales = torch.ones(len(directions), device=dev)
+    else:
+        samples = mu + sigma * torch.randn(n_pca, d, generator=torch.Generator().manual_seed(int(seed) + 1)).to(dev)  # (n_pca, D)
+        _, directions, scales = pca(samples, min(k, d))
     return PriorView(caption, tokens, unknown, t, mu, sigma, eps, directions, scales)
 
 # %% ../nbs/11_latent_explorer.ipynb #016a6e1f
@@ -199,7 +212,7 @@ def latent_map(t2i: TextToImage, n: int = 300, seed: int = 0, split: str = "test
     t, mu = [], []
     for b in progress(range(0, n, batch_size), desc="encode", disable=not show_progress):
         tb = sentence_vectors(t2i, [tokenize(c) for c in caps[b:b + batch_size]])                # (B, text_dim)
-        with evaluating(t2i.model): mu.append(t2i.model.cvae.encoder(to_float(x[b:b + batch_size]).to(t2i.device), tb)[0])   # (B, Z)
+        with evaluating(t2i.model): mu.append(t2i.model.encode_image(to_float(x[b:b + batch_size]).to(t2i.device), tb).flatten(1))   # (B, D)
         t.append(tb)
     t, mu = torch.cat(t), torch.cat(mu)                                    # (N, text_dim), (N, Z)
     mean, dirs, std = pca(mu, 2)
@@ -275,8 +288,8 @@ class _Interpolation:
         if self.view is None or self.view_b is None: return None             # a caption is missing: the message line says why
         a = self.mix.value
         t = (1 - a) * self.view.t + a * self.view_b.t                        # (1, text_dim)
-        with evaluating(self.t2i.model): mu_p, logvar_p = self.t2i.model.cvae.prior(t)   # (1, Z) each
-        self.mix_images = decode(self.t2i, mu_p + torch.exp(0.5 * logvar_p) * self.view.eps, t)   # (n, H, W, 3)
+        mean, std = latent_start(self.t2i, t)                                # (1, D) each
+        self.mix_images = decode(self.t2i, mean + std * self.view.eps, t)    # (n, H, W, 3)
         self.mix_image.value = grid_png(self.mix_images)
         named, which = (self.named, "A") if a < 0.5 else (self.named_b, "B")
         self.mix_reading.value = f"<small>对照说明 {which}</small>" + judge_table(self.judge.read(fit_images(self.mix_images)), named)
@@ -313,7 +326,7 @@ class LatentExplorer(_Interpolation, _LatentMapView):
         if not isinstance(t2i, TextToImage): raise InputError(f"t2i must be a TextToImage, got {type(t2i).__name__}")
         for name, v, lo in (("n", n, 1), ("n_sliders", n_sliders, 1), ("seed", seed, 0)):
             if not isinstance(v, Integral) or isinstance(v, bool) or v < lo: raise InputError(f"{name} must be an integer >= {lo}, got {v!r}")
-        self.t2i, self.n, self.k, self.seed = t2i, n, min(n_sliders, t2i.model.cvae.config.z_dim), seed
+        self.t2i, self.n, self.k, self.seed = t2i, n, min(n_sliders, math.prod(t2i.model.latent_shape)), seed
         self.judge, self.map = judge or load_or_train_judge(EVAL_SIZE), lmap or latent_map(t2i, n_map, seed)
         self.counter = counter or load_or_train_judge(EVAL_SIZE, 0)          # how many objects each picture holds
         self.timings, self._quiet, self._pictures = [], False, {}    # timings: ms per slider update (decode + judge + PNG)
@@ -438,9 +451,11 @@ def _explorer_layout(app: LatentExplorer) -> W.Widget:
     world = W.HBox([column(app.attribute, app.point, app.map_image), picked])
     tabs = W.Tab([samples, mix, world])
     tabs.titles = ("采样与滑块 samples", "插值 interpolation", "地图 map")
-    t2i, cfg = app.t2i, app.t2i.model.cvae.config
+    t2i = app.t2i
     where = "/".join(app.t2i.run_dir.parts[-2:]) if app.t2i.run_dir is not None else "a model in memory"
-    head = W.HTML(f"<b>隐空间探索器 latent explorer</b> <small>— {where}: {cfg.image_size}×{cfg.image_size} images, Z = {cfg.z_dim}, {len(t2i.vocab)} words</small>")
+    shape = "×".join(str(v) for v in t2i.model.latent_shape)
+    head = W.HTML(f"<b>隐空间探索器 latent explorer</b> <small>— {where}: {getattr(t2i.model, 'family', '')} model, {t2i.image_size}×{t2i.image_size} images, "
+                  f"latent {shape}, {len(t2i.vocab)} words</small>")
     top = [app.caption] if app.speech is None else [W.HBox([app.caption, app.upload]), W.HBox([app.player, app.heard])]
     if app.speech is not None: app.upload.add_class("t2i-upload"); app.heard.add_class("t2i-heard")
     root = W.VBox([head, *top, app.message, tabs])

@@ -425,12 +425,12 @@ def test_a_damaged_checkpoint_is_refused_before_anything_is_loaded(trainer, tiny
     ck = tmp_path / "step-0000016"
     shutil.copytree(tiny_run / "checkpoint" / "step-0000016", ck)
     _damage(ck, how)
-    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    before = {k: v.clone() for k, v in trainer.family.model.state_dict().items()}
     moments = {k: {i: {n: t.clone() for n, t in s.items() if torch.is_tensor(t)} for i, s in o.state_dict()["state"].items()}
                for k, o in trainer.optimizers.items()}
     with pytest.raises(InputError, match=DAMAGE[how].replace("(", r"\(").replace(")", r"\)")):
         read_checkpoint(ck, trainer.modules, trainer.optimizers, max_step=16)
-    assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
+    assert all(torch.equal(before[k], v) for k, v in trainer.family.model.state_dict().items())
     for k, o in trainer.optimizers.items():
         for i, s in o.state_dict()["state"].items():
             assert all(torch.equal(moments[k][i][n], t) for n, t in s.items() if torch.is_tensor(t))

@@ -8,10 +8,11 @@ import torch
 from t2i_course.core import InputError
 from t2i_course.data import make_dataset, object_layout, to_float, to_tensors
 from t2i_course.discriminator import mismatched_indices
-from t2i_course.pipeline import _encode
+from t2i_course.text_cnn import encode_captions
 from t2i_course.text import Vocab, tokenize
 from t2i_course.text_cnn import caption_targets
-from t2i_course.train import Trainer, build_model, load_training_data, preset
+from t2i_course.train import Trainer, load_training_data, preset
+from t2i_course.vaegan_family import build_model
 from t2i_course.slots import LAYOUT_WEIGHT, SlotDecoder, layout_loss, layout_reconstruct, place_slots, slot_cvae_loss
 from t2i_course.speed import capturable
 from t2i_course.vae import ConditionalVAE, ConvDecoder, VAEConfig
@@ -71,7 +72,8 @@ def test_the_cvae_builds_the_slot_decoder_only_when_asked_and_the_same_weights_a
     from t2i_course.text_cnn import TextCNN, TextCNNConfig
     te = lambda: TextCNN(TextCNNConfig(vocab_size=20, out_dim=64))
     assert type(ConditionalVAE(VAEConfig(), te()).decoder) is ConvDecoder
-    torch.manual_seed(0); cvae = ConditionalVAE(VAEConfig(objects=2), te())
+    with pytest.raises(InputError, match="objects=2 asks for a decoder with object slots: pass decoder_class"): ConditionalVAE(VAEConfig(objects=2), te())
+    torch.manual_seed(0); cvae = ConditionalVAE(VAEConfig(objects=2), te(), decoder_class=SlotDecoder)
     assert type(cvae.decoder) is SlotDecoder and cvae.decoder.objects == 2
     keys = set(cvae.decoder.state_dict())
     assert {"slot_where.0.weight", "slot_where.2.weight", "slot_looks.0.weight", "slot_looks.1.weight"} <= keys   # run folders keep loading
@@ -87,11 +89,11 @@ def _world(n=256, size=16, seed=0):
 
 def test_the_layout_loss_teaches_the_slots_where_the_objects_are():
     x, captions, slots, xy, mask = _world()
-    cfg = preset("tiny", decoder_objects=2)
+    cfg = preset("tiny").with_overrides({"vae.objects": 2})
     vocab = Vocab.build([tokenize(c) for c in captions])
     torch.manual_seed(0)
     cvae = build_model(cfg, vocab, aux=False).cvae
-    ids = _encode([tokenize(c) for c in captions], vocab, cvae.text_encoder)
+    ids = encode_captions([tokenize(c) for c in captions], vocab, cvae.text_encoder)
     opt = torch.optim.Adam(cvae.parameters(), lr=3e-3)
     g = torch.Generator().manual_seed(0)
     first = last = None
@@ -109,12 +111,12 @@ def test_the_layout_loss_teaches_the_slots_where_the_objects_are():
 
 def test_vaegan_update_with_a_layout_static_equals_eager():
     x, captions, slots, xy, mask = _world(96)
-    cfg = preset("tiny", decoder_objects=2)
+    cfg = preset("tiny").with_overrides({"vae.objects": 2})
     vocab = Vocab.build([tokenize(c) for c in captions])
     models = []
     for _ in range(2):
         torch.manual_seed(0); models.append(build_model(cfg, vocab, aux=True, aux_objects=2))
-    ids = _encode([tokenize(c) for c in captions], vocab, models[0].cvae.text_encoder)
+    ids = encode_captions([tokenize(c) for c in captions], vocab, models[0].cvae.text_encoder)
     wrong, targets = ids[mismatched_indices(slots, generator=0)], caption_targets(slots, 2, order="reading")
     xf = to_float(x)
     torch.manual_seed(1)
@@ -129,10 +131,10 @@ def test_vaegan_update_with_a_layout_static_equals_eager():
 
 def test_trainer_with_decoder_objects_learns_the_layout_saves_and_generates(tmp_path):
     from t2i_course.pipeline import TextToImage
-    cfg = preset("tiny", two_objects=0.5, decoder_objects=2, threads=1)
+    cfg = preset("tiny", two_objects=0.5, threads=1).with_overrides({"vae.objects": 2})
     assert load_training_data(cfg).layout[1].sum().item() == 256 + 128         # every caption names slot 0; the two-object half slot 1
     t = Trainer(cfg, tmp_path / "run", **QUIET)
-    assert t.layout[0].shape == (256, 2, 2)
+    assert t.family.layout[0].shape == (256, 2, 2)
     t.run()
     rows = list(csv.DictReader(open(tmp_path / "run" / "logs" / "train.csv")))
     assert all(float(r["layout"]) >= 0 for r in rows if r["phase"] in ("cvae", "gan")) and all(r["layout"] == "" for r in rows if r["phase"] == "text")
@@ -140,10 +142,10 @@ def test_trainer_with_decoder_objects_learns_the_layout_saves_and_generates(tmp_
     t2i = TextToImage.load(tmp_path / "run")
     assert t2i.model.cvae.decoder.objects == 2
     assert t2i.generate(["一个红色的球体在一个蓝色的立方体的左边", "a red sphere"], n=2, seed=0).shape == (4, 16, 16, 3)
-    assert Trainer(None, tmp_path / "run", resume=True, **QUIET).model.cvae.decoder.objects == 2
-    with pytest.raises(InputError, match="decoder_objects must be 0, 1 or 2"): preset("tiny", decoder_objects=3)
-    with pytest.raises(InputError, match="decoder_objects must be an integer >= 0"): preset("tiny", decoder_objects=-1)
-    assert preset("gpu").decoder_objects == 2 and preset("cpu").decoder_objects == 2     # both presets draw each named object in its slot
+    assert Trainer(None, tmp_path / "run", resume=True, **QUIET).family.model.cvae.decoder.objects == 2
+    with pytest.raises(InputError, match=r"vae: objects \(object slots in the decoder\) must be 0, 1 or 2"): preset("tiny").with_overrides({"vae.objects": 3})
+    with pytest.raises(InputError, match=r"must be 0, 1 or 2"): preset("tiny").with_overrides(["vae.objects=-1"])
+    assert preset("gpu").vae.objects == 2 and preset("cpu").vae.objects == 2     # both presets draw each named object in its slot
     vocab = Vocab.build([["a"]])
     assert [build_model(preset(n), vocab, aux=False).config.layout_weight for n in ("cpu", "gpu")] == [1000.0, 4000.0]   # 32 px, 64 px
 
@@ -152,8 +154,8 @@ def test_decoder_objects_without_a_layout_still_train(tmp_path):
     data = load_training_data(preset("tiny"))
     data.layout = None                                                           # a folder or COCO: no layout is known
     said = []
-    t = Trainer(preset("tiny", decoder_objects=1, threads=1), tmp_path / "run", show_progress=False, log=said.append, data=data)
-    assert t.layout is None and any("no object layout is known" in s for s in said)
+    t = Trainer(preset("tiny", threads=1).with_overrides({"vae.objects": 1}), tmp_path / "run", show_progress=False, log=said.append, data=data)
+    assert t.family.layout is None and any("no object layout is known" in s for s in said)
     assert t.run()["status"] == "finished"
 
 
@@ -161,6 +163,6 @@ def test_the_slot_losses_say_so_when_the_decoder_has_no_slots():
     x, captions, slots, xy, mask = _world(16)
     vocab = Vocab.build([tokenize(c) for c in captions])
     cvae = build_model(preset("tiny"), vocab, aux=False).cvae
-    ids = _encode([tokenize(c) for c in captions], vocab, cvae.text_encoder)
+    ids = encode_captions([tokenize(c) for c in captions], vocab, cvae.text_encoder)
     with pytest.raises(InputError, match="object slots"): slot_cvae_loss(cvae, to_float(x), ids, (xy, mask))
     with pytest.raises(InputError, match="object slots"): layout_reconstruct((xy, mask))(cvae.decoder, torch.zeros(16, cvae.config.z_dim), cvae.text_encoder(ids))

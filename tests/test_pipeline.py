@@ -10,12 +10,13 @@ import torch
 from t2i_course import __version__
 from t2i_course.core import InputError, set_seed, to_uint8
 from t2i_course.discriminator import Discriminator, DiscriminatorConfig
-from t2i_course.pipeline import (CONFIG_FILE, RUN_FILES, RUN_FORMAT, RUN_FORMAT_VERSION, VOCAB_FILE, WEIGHTS_FILE,
-                                 TextToImage, export_generator, save_run)
+from t2i_course.files import CONFIG_FILE, RUN_FILES, RUN_FORMAT, RUN_FORMAT_VERSION, VOCAB_FILE, WEIGHTS_FILE
+from t2i_course.pipeline import TextToImage, export_generator, save_run
 from t2i_course.text import Vocab, tokenize
 from t2i_course.text_cnn import TextCNN, TextCNNConfig
 from t2i_course.vae import ConditionalVAE, VAEConfig
-from t2i_course.vaegan import VAEGAN, build_vaegan, system_config
+from t2i_course.vaegan import VAEGAN, system_config
+from t2i_course.vaegan_family import build_vaegan
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # see conftest.py
 
@@ -208,7 +209,7 @@ def test_load_missing_file(run, tmp_path, name):
 
 def test_load_newer_version(run, tmp_path):
     d = broken(run, tmp_path, lambda d: edit_config(d, version=99))
-    with pytest.raises(InputError, match="run folder is format version 99; this library reads version 1"): TextToImage.load(d)
+    with pytest.raises(InputError, match="run folder is format version 99; this library reads versions 1 and 2"): TextToImage.load(d)
 
 
 @pytest.mark.parametrize("fix, match", [

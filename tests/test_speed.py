@@ -10,9 +10,10 @@ from t2i_course.data import make_dataset, to_float, to_tensors
 from t2i_course.discriminator import mismatched_indices
 from t2i_course.speed import CapturedStep, StaticAuxClassifier, capturable, count_flops, graph_ready, matmul_ceiling, set_lr, time_calls
 from t2i_course.text_cnn import caption_targets
-from t2i_course.train import Trainer, TrainingStopped, build_model, checkpoints, preset
+from t2i_course.train import Trainer, TrainingStopped, checkpoints, preset
+from t2i_course.vaegan_family import build_model
 from t2i_course.text import Vocab, tokenize
-from t2i_course.pipeline import _encode
+from t2i_course.text_cnn import encode_captions
 from t2i_course.vaegan import vaegan_step, vaegan_update
 
 QUIET = dict(show_progress=False, log=lambda s: None)
@@ -24,7 +25,7 @@ def small_batch(aux=True, seed=0):
     vocab = Vocab.build([tokenize(c) for c in ds.captions])
     torch.manual_seed(seed)
     model = build_model(cfg, vocab, aux=aux)
-    ids = _encode([tokenize(c) for c in ds.captions], vocab, model.cvae.text_encoder)
+    ids = encode_captions([tokenize(c) for c in ds.captions], vocab, model.cvae.text_encoder)
     x = to_float(to_tensors(ds, show_progress=False)[0])
     wrong = mismatched_indices(ds.slots, generator=seed)
     return model, x, ids, ids[wrong], caption_targets(ds.slots)
@@ -133,7 +134,7 @@ def test_learning_rates_fall_linearly_over_the_cvae_and_gan_phases(tmp_path):
     t = Trainer(cfg, tmp_path / "run", **QUIET)
     real, seen = t._train_step, []
     def record(phase, b):
-        opt = t.opt_cvae if phase == "cvae" else t.model.opt_dec if phase == "gan" else t.opt_text
+        opt = t.family.opt_cvae if phase == "cvae" else t.family.model.opt_dec if phase == "gan" else t.family.opt_text
         seen.append((phase, float(opt.param_groups[0]["lr"])))
         return real(phase, b)
     t._train_step = record
@@ -143,7 +144,7 @@ def test_learning_rates_fall_linearly_over_the_cvae_and_gan_phases(tmp_path):
     gan = [lr for ph, lr in seen if ph == "gan"]
     assert [lr for ph, lr in seen if ph == "text"] == [c.lr_text] * c.text_steps
     assert cvae == pytest.approx([c.lr_cvae * (1 - 0.9 * k / c.cvae_steps) for k in range(c.cvae_steps)])
-    assert gan == pytest.approx([c.lr_gan * (1 - 0.5 * k / c.gan_steps) for k in range(c.gan_steps)])
+    assert gan == pytest.approx([c.gan.lr * (1 - 0.5 * k / c.gan_steps) for k in range(c.gan_steps)])
     with pytest.raises(Exception, match=r"cvae_lr_end must be a number in \[0, 1\]"): preset("tiny", cvae_lr_end=1.5)
 
 

@@ -11,7 +11,7 @@ from t2i_course.evaluate import canonical_order, head_names
 from t2i_course.text_cnn import SLOT_CLASSES, SLOT_NAMES, AttributeHead, attribute_loss, caption_targets, slot_classes
 from t2i_course.train import TWO_OBJECT_PROMPTS, Trainer, load_training_data, preset
 from t2i_course.speed import StaticAuxClassifier
-from t2i_course.vaegan import AuxClassifier, VAEGANConfig, _config_from_dict
+from t2i_course.vaegan import AuxClassifier, VAEGANConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 QUIET = dict(show_progress=False, log=lambda s: None)
@@ -86,7 +86,7 @@ def test_aux_classifier_for_two_objects_masks_what_no_caption_names():
 
 def test_a_model_config_from_before_two_objects_reads_one_object():
     old = {k: v for k, v in VAEGANConfig(aux=True).to_dict().items() if k != "aux_objects"}
-    assert _config_from_dict(VAEGANConfig, old, "vaegan").aux_objects == 1
+    assert VAEGANConfig.from_dict(old, "vaegan").aux_objects == 1
 
 
 def test_training_data_mixes_the_share_of_two_object_scenes():
@@ -102,9 +102,9 @@ def test_trainer_with_two_objects_trains_saves_and_resumes(tmp_path, monkeypatch
     from t2i_course.pipeline import TextToImage
     cfg = preset("tiny", two_objects=0.5, threads=1)
     t = Trainer(cfg, tmp_path / "run", **QUIET)
-    assert t.targets.shape == t.aux_targets.shape == (256, 11) and len(t.model.aux.sizes) == 11 and len(t.attr_head.classes) == 11
+    assert t.family.targets.shape == t.family.aux_targets.shape == (256, 11) and len(t.family.model.aux.sizes) == 11 and len(t.family.attr_head.classes) == 11
     two = [i for i, s in enumerate(t.data.slots) if len(s["objects"]) == 2 and s["relation"] in ("right of", "below")]
-    assert two and all(t.targets[i, 10] != t.aux_targets[i, 10] for i in two)         # the text head reads the caption, the aux classifier the image
+    assert two and all(t.family.targets[i, 10] != t.family.aux_targets[i, 10] for i in two)         # the text head reads the caption, the aux classifier the image
     t.run()
     m = json.loads((tmp_path / "run" / "config.json").read_text())["model"]["vaegan"]
     assert m["aux"] and m["aux_objects"] == 2
@@ -112,7 +112,7 @@ def test_trainer_with_two_objects_trains_saves_and_resumes(tmp_path, monkeypatch
     img = t2i.generate(["一个红色的球体在一个蓝色的立方体的左边", "a red sphere"], n=2, seed=0)
     assert img.shape == (4, 16, 16, 3)
     r = Trainer(None, tmp_path / "run", resume=True, **QUIET)                       # the run's own config: the same 11 heads come back
-    assert r.step == cfg.total_steps and len(r.model.aux.sizes) == 11
+    assert r.step == cfg.total_steps and len(r.family.model.aux.sizes) == 11
     import t2i_course.train as train_module
     shown = []
     monkeypatch.setattr(train_module, "show_images", lambda images, captions, **kw: shown.append((len(images), captions)))

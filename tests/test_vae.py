@@ -136,7 +136,7 @@ def test_config_to_dict_and_back():
     assert d == {"image_size": 64, "channels": 3, "hidden": [16, 32], "z_dim": 8, "text_dim": 32, "refine": 0, "objects": 0}
     assert VAEConfig.from_dict(d) == c and isinstance(c.hidden, tuple)
     assert VAEConfig.from_dict({k: v for k, v in d.items() if k != "objects"}) == c   # a config saved before object slots existed
-    with pytest.raises(InputError, match="unknown VAEConfig keys"): VAEConfig.from_dict({**d, "depth": 3})
+    with pytest.raises(InputError, match="VAEConfig: unknown key 'depth'"): VAEConfig.from_dict({**d, "depth": 3})
 
 
 def test_config_stages_reach_4x4():

@@ -11,7 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from t2i_course.pipeline import export_generator, read_run_config, shipped_run
+from t2i_course.files import read_run_config
+from t2i_course.pipeline import export_generator, shipped_run
 
 
 def main(argv=None):

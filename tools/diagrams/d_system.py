@@ -89,9 +89,9 @@ def vaegan_flow():
 # --------------------------------------------------------------------------------------------------- 08 training
 def _cpu_preset() -> dict:
     "The numbers the timeline shows, read from the trainer's cpu preset (so the drawing follows the code)."
-    from dataclasses import asdict
-    from t2i_course.train import PRESETS
-    return asdict(PRESETS["cpu"])
+    from t2i_course.train import preset
+    c = preset("cpu").to_dict()
+    return {**c, "lr_gan": c["gan"]["lr"]}
 
 
 def training_phases():
