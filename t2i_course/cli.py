@@ -76,7 +76,6 @@ def temperature(s: str) -> float:
     except (ValueError, InputError) as e:
         raise argparse.ArgumentTypeError(str(e) if isinstance(e, InputError) else f"expected a number, got {s!r:.40}") from None
 
-
 # %% ../nbs/12_cli.ipynb #03cea489
 def cmd_data(args) -> int:
     "Write a dataset of the world to args.out, plus preview.png."
@@ -214,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_data)
     t = sub.add_parser("train", help="train the full system into a run folder", description="Train word vectors, the text CNN and the "
                        "conditional VAE-GAN on the embedded world (or your data) into a run folder; --resume continues one exactly.")
-    t.add_argument("--model", choices=("vaegan", "flow"), help="model family: vaegan (default; chapters 05-08) or flow (flow matching, chapter 14)")
+    from t2i_course.files import MODEL_FAMILIES
+    t.add_argument("--model", choices=tuple(MODEL_FAMILIES), help="model family: vaegan (default; chapters 05-08c) or flow (flow matching, chapter 14)")
     t.add_argument("--preset", choices=("cpu", "gpu", "tiny"), help="cpu (default): 32x32, its steps fitted to 9 minutes of training on this machine; gpu: 64x64; tiny: seconds, for tests")
     t.add_argument("--out", help="run folder (default runs/PRESET; flow: runs/flow-PRESET)")
     t.add_argument("--set", action="append", metavar="PATH=VALUE", help="change any field of the training config, nested ones by their path, "

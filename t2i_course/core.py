@@ -15,8 +15,8 @@ import numpy as np
 from .plumbing import cache_dir, figure_png, in_notebook, progress   # the appendix's plumbing, re-exported here
 
 # %% auto #0
-__all__ = ['MAX_SEED', 'SHAPE_LEGEND', 'MAX_SHOWN_CHARS', 'InputError', 'MAX_CAPTION_CHARS', 'check_caption', 'set_seed', 'get_device', 'to_uint8', 'cjk_font',
-           'show_images', 'trace_shapes', 'evaluating', 'Config']
+__all__ = ['MAX_CAPTION_CHARS', 'MAX_SEED', 'SHAPE_LEGEND', 'MAX_SHOWN_CHARS', 'InputError', 'check_caption', 'set_seed',
+           'get_device', 'to_uint8', 'cjk_font', 'show_images', 'trace_shapes', 'evaluating', 'Config']
 
 # %% ../nbs/00_core.ipynb #9cf2e53f
 class InputError(ValueError):

@@ -68,7 +68,6 @@ class DiscriminatorConfig(Config):
     @property
     def final_size(self) -> int: return self.image_size >> len(self.hidden)   # side of the last feature map
 
-
 # %% ../nbs/06_discriminator.ipynb #0ed3cc57
 class Discriminator(nn.Module):
     "Text-conditioned, matching-aware conv discriminator: images (B, C, H, W) and sentence vectors (B, text_dim) -> logits (B,)."

@@ -323,7 +323,7 @@ def run_config(family: str, model: dict, image_size: int, train: dict | None = N
         raise InputError("model must be a dict, train and extra dicts or None")
     clash = [k for k in (extra or {}) if k in RESERVED_KEYS]
     if clash: raise InputError(f"extra may not set {clash[0]!r}; reserved config.json keys: {', '.join(RESERVED_KEYS)}")
-    from . import __version__
+    from t2i_course import __version__
     config = {"format": RUN_FORMAT, "version": RUN_FORMAT_VERSION, "library_version": __version__, "family": family, "model": model,
               "image_size": image_size, "train": dict(train or {}), **(extra or {})}
     try: json.dumps(config, allow_nan=False)

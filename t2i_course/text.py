@@ -20,8 +20,8 @@ from .core import MAX_CAPTION_CHARS, InputError, cache_dir, check_caption
 from .files import atomic_write_json
 
 # %% auto #0
-__all__ = ['DOMAIN_FREQ', 'STOCK_CONFLICTS', 'PAD', 'UNK', 'VOCAB_FORMAT', 'VOCAB_VERSION',
-           'domain_dictionary', 'segmenter', 'tokenize', 'tokenize_batch', 'Vocab']
+__all__ = ['DOMAIN_FREQ', 'STOCK_CONFLICTS', 'PAD', 'UNK', 'VOCAB_FORMAT', 'VOCAB_VERSION', 'domain_dictionary', 'segmenter',
+           'tokenize', 'tokenize_batch', 'Vocab']
 
 # %% ../nbs/02_text.ipynb #a78c14ab
 DOMAIN_FREQ = 1_000_000  # jieba's dictionary totals ~60M; this makes each caption word beat any stock word over it

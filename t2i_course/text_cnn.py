@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from .core import Config, InputError, evaluating, progress, set_seed
 
 # %% auto #0
-__all__ = ['encode_captions', 'POOLS', 'SLOT_NAMES', 'NOT_NAMED', 'SLOT_CLASSES', 'TextCNNConfig', 'TextCNN', 'slot_classes', 'caption_targets',
+__all__ = ['POOLS', 'SLOT_NAMES', 'NOT_NAMED', 'SLOT_CLASSES', 'TextCNNConfig', 'TextCNN', 'slot_classes', 'caption_targets',
            'AttributeHead', 'CaptionAttributeModel', 'attribute_loss', 'attribute_accuracy', 'predict_slots',
-           'train_attribute_model', 'top_ngrams']
+           'train_attribute_model', 'top_ngrams', 'encode_captions']
 
 # %% ../nbs/04_text_cnn.ipynb #429209f6
 POOLS = ("max", "mean")   # how TextCNN pools each feature map over time
@@ -56,7 +56,6 @@ class TextCNNConfig(Config):
         if self.max_len < max(self.widths):
             raise InputError(f"max_len ({self.max_len}) must be >= the widest filter ({max(self.widths)})")
         if self.pool not in POOLS: raise InputError(f"pool must be one of {', '.join(map(repr, POOLS))}, got {self.pool!r}")
-
 
 # %% ../nbs/04_text_cnn.ipynb #ec1065b6
 class TextCNN(nn.Module):
@@ -267,7 +266,7 @@ def top_ngrams(text_cnn: TextCNN, ids: torch.Tensor,
     top = best.topk(min(k, len(uniq)), dim=0)                             # (k, F)
     return [[(tuple(uniq[i].tolist()), v.item()) for v, i in zip(top.values[:, f], top.indices[:, f])] for f in range(len(filters))]
 
-# %% ../nbs/04_text_cnn.ipynb #new-encode
+# %% ../nbs/04_text_cnn.ipynb #4a800c49
 def encode_captions(tokens: list[list[str]], vocab, text_encoder: nn.Module) -> torch.Tensor:
     "Token ids (B, T) of tokenised captions for `text_encoder` (a TextCNN): cut to its max_len, padded to at least its widest filter."
     c = text_encoder.config

@@ -16,8 +16,8 @@ from torch import nn
 from .core import Config, InputError, progress, set_seed
 
 # %% auto #0
-__all__ = ['MAX_TEMPERATURE', 'check_temperature', 'reparameterize', 'kl_divergence', 'reconstruction_loss', 'VAEConfig', 'ConvEncoder', 'ConvDecoder', 'VAEOutput',
-           'SeedVAE', 'train_vae', 'ConditionalPrior', 'CVAEOutput', 'ConditionalVAE']
+__all__ = ['MAX_TEMPERATURE', 'reparameterize', 'kl_divergence', 'reconstruction_loss', 'VAEConfig', 'ConvEncoder', 'ConvDecoder',
+           'VAEOutput', 'SeedVAE', 'train_vae', 'ConditionalPrior', 'CVAEOutput', 'ConditionalVAE', 'check_temperature']
 
 # %% ../nbs/05_vae.ipynb #36dc8965
 def reparameterize(mu: torch.Tensor,       # (B, Z) mean of q
@@ -289,7 +289,7 @@ class ConditionalVAE(nn.Module):
         t = self.text_encoder(ids).repeat_interleave(_check_n(n), dim=0)  # (B*n, text_dim)
         return self.decoder(reparameterize(*self.prior(t), generator), t)  # (B*n, C, H, W)
 
-# %% ../nbs/05_vae.ipynb #new-temperature
+# %% ../nbs/05_vae.ipynb #d49c71e4
 MAX_TEMPERATURE = 4.0
 
 def check_temperature(v, what: str = "temperature") -> float:

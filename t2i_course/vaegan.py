@@ -18,8 +18,8 @@ from .discriminator import Discriminator, discriminator_loss, generator_loss, mi
 from .vae import ConditionalVAE, kl_divergence, reconstruction_loss, reparameterize
 
 # %% auto #0
-__all__ = ['feature_reconstruction_loss', 'VAEGANConfig', 'AuxClassifier', 'VAEGAN',
-           'vaegan_update', 'vaegan_step', 'train_vaegan', 'sharpness', 'system_config']
+__all__ = ['feature_reconstruction_loss', 'VAEGANConfig', 'AuxClassifier', 'VAEGAN', 'vaegan_update', 'vaegan_step',
+           'train_vaegan', 'sharpness', 'system_config']
 
 # %% ../nbs/07_vaegan.ipynb #4299a6f2
 def feature_reconstruction_loss(f_hat: torch.Tensor,  # (B, F) Dis_l features of the reconstructions
@@ -44,7 +44,6 @@ class VAEGANConfig(Config):
     aux_gen_weight: float = 20.0  # weight of its cross-entropy on generated images in the decoder's loss
     aux_objects: int = 1       # objects its heads read: 1 (five slots), or 2 (both objects and their relation, `slot_classes(2)`)
     layout_weight: float = 1000.0  # weight of the layout loss of a decoder with object slots (`t2i_course.slots`); unused otherwise
-
 
 # %% ../nbs/07_vaegan.ipynb #2ef12055
 from .text_cnn import SLOT_NAMES, caption_targets, slot_classes

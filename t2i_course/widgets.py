@@ -25,8 +25,9 @@ from .text_cnn import encode_captions
 from .text import tokenize
 
 # %% auto #0
-__all__ = ['pca', 'check_caption', 'sentence_vectors', 'decode', 'PriorView', 'prior_view', 'grid_png', 'named_slots',
-           'judge_table', 'LatentMap', 'latent_map', 'map_picture', 'map_png', 'vocab_hint', 'LatentExplorer']
+__all__ = ['pca', 'check_caption', 'sentence_vectors', 'decode', 'latent_start', 'PriorView', 'prior_view', 'grid_png',
+           'named_slots', 'judge_table', 'LatentMap', 'latent_map', 'map_picture', 'map_png', 'vocab_hint',
+           'LatentExplorer']
 
 # %% ../nbs/11_latent_explorer.ipynb #01a4002d
 def pca(x: torch.Tensor,   # samples (N, D)

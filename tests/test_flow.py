@@ -1,5 +1,6 @@
-"""Flow matching (t2i_course.flow): FlowConfig round trips and its one-line errors, shapes, the samplers' order of accuracy,
-classifier-free guidance and the null caption, decode/encode_image as inverses, seeded sampling, and a short training run.
+"""Flow matching (t2i_course.flow): FlowConfig round trips and its one-line errors, shapes, the samplers' order of
+accuracy, classifier-free guidance and the null caption, decode/encode_image as inverses, seeded sampling, and a short
+training run.
 
 Run against the installed package: `pytest tests/test_flow.py -q`.
 """
@@ -9,7 +10,8 @@ import pytest
 import torch
 
 from t2i_course.core import InputError
-from t2i_course.flow import SAMPLERS, FlowConfig, FlowModel, FlowNet, ResBlock, euler, flow_path, heun, time_embedding
+from t2i_course.flow import (SAMPLERS, FlowConfig, FlowModel, FlowNet, ResBlock, euler, flow_matching_loss, flow_path,
+                             guided_velocity, heun, time_embedding)
 from t2i_course.text_cnn import TextCNN, TextCNNConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # see conftest.py
@@ -31,7 +33,7 @@ def images(b, size=16, seed=0):
 
 
 def awake(model):
-    "Non-zero second convolutions in every ResBlock (they start at zero), so tau and t reach the output as after training."
+    "Non-zero second convolutions in every ResBlock (they start at zero): tau and t reach the output as after training."
     g = torch.Generator().manual_seed(0)
     for m in model.modules():
         if isinstance(m, ResBlock): m.conv2.weight.data = 0.05 * torch.randn(m.conv2.weight.shape, generator=g)
@@ -78,7 +80,8 @@ def test_config_rejects_bad_values_in_one_line(bad, words):
 
 def test_config_from_dict_names_the_bad_key():
     with pytest.raises(InputError, match="unknown key 'steps'"): FlowConfig.from_dict({"steps": 3})
-    with pytest.raises(InputError, match=r"FlowConfig.image_size must be int"): FlowConfig.from_dict({"image_size": "32"})
+    with pytest.raises(InputError, match=r"FlowConfig.image_size must be int"):
+        FlowConfig.from_dict({"image_size": "32"})
     with pytest.raises(InputError, match="has no field"): FlowConfig().with_overrides(["nope=1"])
 
 
@@ -107,7 +110,9 @@ def test_default_flownet_shape_and_size():
 def test_flowmodel_shapes():
     m = small_model()
     t = m.text_vector(ids())
-    assert t.shape == (3, 16) and m.null_text.shape == (16,) and m.latent_shape == (3, 16, 16)
+    assert t.shape == (3, 16) and m.null_text.shape == (16,) and m.latent_shape == (3, 16, 16) and m.image_size == 16
+    mean, std = m.latent_prior(t)
+    assert mean.shape == std.shape == (3, 3, 16, 16) and mean.abs().max() == 0 and (std == 1).all()
     out = m.loss(images(3), t)
     assert {"total", "fm"} <= set(out) and out["total"].shape == () and out["total"].requires_grad
     assert m.velocity(images(3), 0.5, t, guidance=3.0).shape == (3, 3, 16, 16)
@@ -166,7 +171,8 @@ def test_heun_without_the_last_correction_never_calls_at_t1():
     heun(lambda x, tau: taus.append(float(tau[0])) or x, torch.ones(1, 1), steps=4, last_correction=False)
     assert len(taus) == 7 and max(taus) < 1.0
     x = torch.ones(1, 1)
-    torch.testing.assert_close(heun(lambda x_, tau: x_, x, steps=1, last_correction=False), euler(lambda x_, tau: x_, x, steps=1))
+    v = lambda x_, tau: x_
+    torch.testing.assert_close(heun(v, x, steps=1, last_correction=False), euler(v, x, steps=1))
 
 
 def test_samplers_run_backwards():
@@ -195,8 +201,34 @@ def test_guidance_one_is_the_conditional_velocity_and_zero_the_unconditional():
         v_null = m.net(x, tau, m.null_text.expand(3, -1))
         v_t = m.net(x, tau, t)
         torch.testing.assert_close(m.velocity(x, tau, t, guidance=0.0), v_null, atol=1e-5, rtol=0)
-        torch.testing.assert_close(m.velocity(x, tau, t, guidance=2.5), v_null + 2.5 * (v_t - v_null), atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(m.velocity(x, 0.3, t), m.net(x, torch.full((3,), 0.3), t))   # a float tau is broadcast
+        torch.testing.assert_close(m.velocity(x, tau, t, guidance=2.5), v_null + 2.5 * (v_t - v_null),
+                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(m.velocity(x, 0.3, t), m.net(x, torch.full((3,), 0.3), t))   # a float tau, broadcast
+
+
+def test_guided_velocity_makes_one_batched_call():
+    calls = []
+    def net(x, tau, t):
+        calls.append(x.shape[0])
+        return x * 0 + t.sum(1)[:, None, None, None] + tau[:, None, None, None]
+    x, tau, t, null = torch.zeros(2, 3, 4, 4), torch.tensor([0.1, 0.2]), torch.ones(2, 5), torch.zeros(5)
+    out = guided_velocity(net, x, tau, t, null, guidance=3.0)
+    assert calls == [4]                                          # conditional and unconditional halves in one batch
+    torch.testing.assert_close(out[:, 0, 0, 0], (tau + 0) + 3.0 * (tau + 5 - (tau + 0)))
+    calls.clear()
+    torch.testing.assert_close(guided_velocity(net, x, tau, t, null), net(x, tau, t))
+    assert calls == [2, 2]                                            # guidance 1: the conditional half only
+
+
+def test_flow_matching_loss_of_a_perfect_velocity_is_zero():
+    class Oracle(torch.nn.Module):                               # knows x1, so it finds x0 from x_tau: exact velocity
+        def __init__(self, x1): super().__init__(); self.x1 = x1
+        def forward(self, x, tau, t):
+            tau = tau[:, None, None, None]
+            return (self.x1 - x) / (1 - tau)                          # x1 - x0, since x = (1 - tau) x0 + tau x1
+    x1 = images(4)
+    out = flow_matching_loss(Oracle(x1), x1, torch.zeros(4, 2), torch.zeros(2), p_uncond=0.5)
+    assert set(out) == {"total", "fm"} and out["total"].item() < 1e-6
 
 
 def test_dropped_captions_use_the_null_vector():
@@ -207,7 +239,7 @@ def test_dropped_captions_use_the_null_vector():
         torch.manual_seed(0)
         losses.append(m.loss(x1, torch.randn(4, 16, generator=torch.Generator().manual_seed(seed)))["fm"].item())
     assert losses[0] == losses[1]                                    # every row sees null_text: t does not matter
-    torch.manual_seed(0)                                             # the same draws by hand: x0, tau, then the dropout mask
+    torch.manual_seed(0)                                         # the same draws by hand: x0, tau, then the mask
     x0, tau = torch.randn_like(x1), torch.rand(4)
     x_tau, target = flow_path(x0, x1, tau)
     want = (m.net(x_tau, tau, m.null_text.expand(4, -1)) - target).pow(2).mean().item()
@@ -228,15 +260,16 @@ def test_kept_captions_matter():
 def test_encode_image_inverts_decode_for_a_random_net():
     m = small_model()
     with torch.no_grad():
-        m.net.head[-1].weight.mul_(0.2)                               # a gentler random field, so decode(z) stays inside (-1, 1)
+        m.net.head[-1].weight.mul_(0.2)                          # a gentler random field: decode(z) stays in (-1, 1)
         t = m.text_vector(ids())
     z = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 0.15
-    x = heun(lambda x_, tau: m.velocity(x_, tau, t), z, steps=100, last_correction=False)   # decode without its final clamp
+    x = heun(lambda x_, tau: m.velocity(x_, tau, t), z, steps=100, last_correction=False)   # decode, but no clamp
     assert x.abs().max() < 1, "pick a smaller z: decode's clamp would lose information"
     back = m.encode_image(m.decode(z, t, steps=100, guidance=1.0), t, steps=100)
     torch.testing.assert_close(back, z, atol=2e-3, rtol=0)
     start = images(3) * 0.9                                           # and the other way round
-    torch.testing.assert_close(m.decode(m.encode_image(start, t, steps=100), t, steps=100, guidance=1.0), start, atol=2e-3, rtol=0)
+    again = m.decode(m.encode_image(start, t, steps=100), t, steps=100, guidance=1.0)
+    torch.testing.assert_close(again, start, atol=2e-3, rtol=0)
 
 
 def test_decode_uses_the_config_defaults():
@@ -247,7 +280,7 @@ def test_decode_uses_the_config_defaults():
     hook = m.net.register_forward_hook(lambda mod, inp, out: calls.append(inp[0].shape[0]))
     try: out = m.decode(z, t)
     finally: hook.remove()
-    assert calls == [6, 6, 6]                                         # 3 Euler steps, each one batched call for the guidance
+    assert calls == [6, 6, 6]                                    # 3 Euler steps, each one batched call for the guidance
     torch.testing.assert_close(out, m.decode(z, t, steps=3, sampler="euler", guidance=1.5))
 
 
@@ -287,7 +320,8 @@ def test_a_few_hundred_steps_lower_the_loss():
     def held_out_loss():
         with torch.no_grad():
             t = m.text_vector(i)
-            return sum((m.net(flow_path(x0, x1, tau)[0], tau, t) - (x1 - x0)).pow(2).mean().item() for x0, tau in eval_noise) / 8
+            errors = [(m.net(flow_path(x0, x1, tau)[0], tau, t) - (x1 - x0)).pow(2).mean() for x0, tau in eval_noise]
+            return torch.stack(errors).mean().item()
 
     before = held_out_loss()
     for _ in range(300):
