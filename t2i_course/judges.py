@@ -18,7 +18,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .core import InputError, cache_dir, evaluating, progress, set_seed
+from .core import Config, InputError, cache_dir, evaluating, progress, set_seed
 from .files import FOLDER_KINDS, atomic_dir, check_digests, check_finite, discard_damaged, file_digests
 from .data import ATTRIBUTES, RELATIONS, Scene, render, sample_scenes
 
@@ -51,7 +51,7 @@ def canonical_order(scene: Scene) -> list[int]:
 
 # %% ../nbs/10_evaluation.ipynb #4023080c
 @dataclass
-class JudgeConfig:
+class JudgeConfig(Config):
     "Shape of a `Judge`; stored as JSON beside its weights."
     image_size: int = 32                   # a power of two >= 16
     n_objects: int = 1                     # 1: five attribute heads; 2: both objects and their relation; 0: how many objects (1-3)
@@ -68,15 +68,6 @@ class JudgeConfig:
         if not self.channels or min(self.channels) < 1: raise InputError(f"channels must be positive integers, got {self.channels!r}")
         if not isinstance(self.feature_dim, (int, np.integer)) or self.feature_dim < 1:
             raise InputError(f"feature_dim must be a positive integer, got {self.feature_dim!r}")
-
-    def to_dict(self) -> dict: return {**asdict(self), "channels": list(self.channels)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "JudgeConfig":
-        if not isinstance(d, dict): raise InputError(f"a judge config must be a JSON object, got {type(d).__name__}")
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown: raise InputError(f"unknown judge config keys: {', '.join(sorted(unknown))}")
-        return cls(**d)
 
 # %% ../nbs/10_evaluation.ipynb #433eeff0
 def judge_input(images) -> torch.Tensor:

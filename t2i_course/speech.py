@@ -15,7 +15,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .core import InputError
+from .core import Config, InputError
 from .data import sample_scenes, caption, ZH
 from .files import atomic_write_json, claim_folder, RunLock
 from .plumbing import progress
@@ -319,7 +319,7 @@ def world_units() -> list[str]:
 
 # %% ../nbs/13_speech.ipynb #5dd748a5
 @dataclass
-class SpeechConfig:
+class SpeechConfig(Config):
     "The recogniser and its training. Every field is saved in speech.json."
     n_mels: int = N_MELS
     channels: int = 192        # conv front end: three stride-2 1-D convolutions, 10 ms frames → 80 ms
@@ -420,10 +420,8 @@ def _read_json(path: Path, what: str) -> dict:
     return d
 
 def _config_from(d: dict, where) -> SpeechConfig:
-    known = {f.name for f in fields(SpeechConfig)}
-    c = d.get("config")
-    if not isinstance(c, dict) or set(c) - known: raise InputError(f"{where}: speech.json's config is damaged (unknown entries {sorted(set(c or {}) - known)[:3]})")
-    return _check_config(SpeechConfig(**c))
+    try: return _check_config(SpeechConfig.from_dict(d.get("config"), "config"))
+    except InputError as e: raise InputError(f"{where}: speech.json's config is damaged ({e})") from None
 
 def train_speech(config: SpeechConfig | None = None, out="runs/speech", *, resume: bool = False, quiet: bool = False,
                  stop_after: int | None = None, minutes: float | None = None) -> Path:
@@ -473,7 +471,7 @@ def _train_loop(config: SpeechConfig, plan: dict, out: Path, resume: bool, quiet
         torch.set_rng_state(st["rng"]["torch"]); g.set_state(st["rng"]["batches"])
     elif not resume:
         plan.update(_fit_steps(model, opt, feats, targets, config))      # how many steps fit the time box on this machine
-        atomic_write_json(out / "speech.json", {"format": SPEECH_FORMAT, "version": SPEECH_VERSION, "config": asdict(config),
+        atomic_write_json(out / "speech.json", {"format": SPEECH_FORMAT, "version": SPEECH_VERSION, "config": config.to_dict(),
                                                  "units": units, "plan": plan, "done": False})
     steps, log = plan["steps"], out / "log.csv"
     if step == 0: log.write_text("step,loss,lr,seconds\n")
@@ -503,7 +501,7 @@ def _train_loop(config: SpeechConfig, plan: dict, out: Path, resume: bool, quiet
     bar.close()
     model.eval()
     atomic_write_bytes(out / "model.safetensors", save({k: v.contiguous() for k, v in model.state_dict().items()}))
-    atomic_write_json(out / "speech.json", {"format": SPEECH_FORMAT, "version": SPEECH_VERSION, "config": asdict(config),
+    atomic_write_json(out / "speech.json", {"format": SPEECH_FORMAT, "version": SPEECH_VERSION, "config": config.to_dict(),
                                              "units": units, "plan": plan, "done": True, "trained": {"steps": step, "seconds": round(seconds, 1)}})
     plot_speech_loss(log, out / "loss.png")
     return out

@@ -14,21 +14,21 @@ import os
 import shutil
 import time
 import warnings
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from .core import MAX_SEED, Config, InputError, evaluating, get_device, progress, set_seed, show_images, to_uint8
+from .core import MAX_SEED, Config, InputError, evaluating, get_device, progress, show_images, to_uint8
 from .plumbing import figure_png
 from .files import (CONFIG_FILE, FOLDER_KINDS, VOCAB_FILE, WEIGHTS_FILE, RunLock, atomic_dir, atomic_write_bytes, atomic_write_text,
                     check_digests, check_finite, check_memory, claim_folder, discard_damaged, file_digests, folder_kind, model_family,
                     read_run_config, run_config, write_run)
 from .data import ImageCaptionFolder, load_clevr, load_coco_captions, load_dataset, make_dataset, object_layout, to_tensors
 from .text import Vocab, tokenize
-from .text_cnn import caption_targets, encode_captions
+from .text_cnn import encode_captions
 from .speed import CapturedStep, bf16_speedup, choose_threads, graph_ready, time_calls
 
 # %% auto #0
@@ -675,7 +675,6 @@ class _RunFolder:
 
     def _prepare_folder(self):
         "Create the run folder, drop leftovers of a killed checkpoint write, write config.json and vocab.json (or check them), open the logs."
-        c = self.config
         self.out.mkdir(parents=True, exist_ok=True)
         for junk in (self.out / "checkpoint").glob(".step-*"): shutil.rmtree(junk, ignore_errors=True)   # left by a killed write
         if not (self.out / CONFIG_FILE).exists():                          # config.json first: from now on the folder says it is a run
@@ -907,11 +906,13 @@ def plot_losses(csv_path, png_path=None, panels: dict | None = None):
     for i, ph in enumerate(used):
         ax = fig.add_subplot(1, len(used), i + 1)
         rs = [r for r in rows if r["phase"] == ph]
+        values = []
         for k in panels[ph]:
             pts = [(int(r["step"]), float(r[k])) for r in rs if r.get(k) not in (None, "")]
-            if pts: ax.plot(*zip(*pts), label=k, lw=1)
+            if pts: ax.plot(*zip(*pts), label=k, lw=1); values += [v for _, v in pts]
         ax.set_title(f"{ph} phase"); ax.set_xlabel("step"); ax.legend(fontsize=7)
-        if ph == "cvae": ax.set_yscale("log")
+        pos = [v for v in values if v > 0]
+        if pos and len(pos) == len(values) and max(pos) > 100 * min(pos): ax.set_yscale("log")   # losses over decades (a CVAE's recon, KL)
     fig.tight_layout()
     if png_path is not None:
         atomic_write_bytes(Path(png_path), figure_png(fig))

@@ -22,7 +22,6 @@ from .vaegan import VAEGAN, VAEGANConfig, system_config, vaegan_update
 from .speed import capturable, set_lr
 from .slots import LAYOUT_WEIGHT, SlotDecoder, layout_reconstruct, slot_cvae_loss
 from .train import ModelFamily, TrainConfig, text_phase_step, word_vectors
-import json
 
 # %% auto #0
 __all__ = ['PRESETS', 'VAEGAN_PARTS', 'MAX_MODEL_IMAGE_SIZE', 'FAMILY', 'VAEGANTrainConfig', 'build_system', 'build_model',

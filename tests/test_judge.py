@@ -37,7 +37,7 @@ def test_config_roundtrip_and_errors():
     assert JudgeConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
     for bad in (dict(image_size=30), dict(n_objects=3), dict(channels=()), dict(feature_dim=0)):
         with pytest.raises(InputError): JudgeConfig(**bad)
-    with pytest.raises(InputError, match="unknown judge config keys"): JudgeConfig.from_dict({"size": 32})
+    with pytest.raises(InputError, match="JudgeConfig: unknown key .size."): JudgeConfig.from_dict({"size": 32})
 
 
 def test_read_both_input_kinds():
