@@ -224,8 +224,8 @@ def evaluate_run(run_dir, out_dir=None, *, n: int = 500, seed: int = 0, temperat
     if temperature is not None: t2i.temperature = check_temperature(temperature)   # what t2i(texts) samples with
     with warnings.catch_warnings(record=True) as caught:                  # unknown words: collected for the report, not repeated per batch
         warnings.simplefilter("always", UserWarning)
-        scorer = t2i.score if hasattr(t2i.model, "disc") and not t2i.generator_only else None   # a discriminator to score with, if any
-        metrics, pictures = evaluate_generator(t2i, t2i.image_size, n=n, seed=seed, score=scorer, show_progress=show_progress)
+        metrics, pictures = evaluate_generator(t2i, t2i.image_size, n=n, seed=seed, score=t2i.score if t2i.can_score else None,
+                                               show_progress=show_progress)
     metrics["run"], metrics["temperature"] = str(run_dir), t2i.temperature
     metrics["family"], metrics["sampling"] = t2i.config.get("family", "vaegan"), dict(t2i.sampling)
     metrics["warnings"] = list(dict.fromkeys(str(w.message) for w in caught))

@@ -18,12 +18,12 @@ from typing import NamedTuple
 from .core import InputError
 
 # %% auto #0
-__all__ = ['FOLDER_KINDS', 'LOCK_FILE', 'PNG_SOFTWARE', 'MAX_PARAMETERS', 'RUN_FORMAT', 'RUN_FORMAT_VERSION', 'CONFIG_FILE',
-           'VOCAB_FILE', 'WEIGHTS_FILE', 'RUN_FILES', 'RESERVED_KEYS', 'MODEL_FAMILIES', 'atomic_write_bytes',
-           'atomic_write_text', 'atomic_write_json', 'FolderKind', 'folder_kind', 'claim_folder', 'claim_png',
-           'discard_damaged', 'atomic_dir', 'sha256_file', 'file_digests', 'check_digests', 'check_finite', 'RunLock',
-           'physical_memory', 'check_memory', 'count_parameters', 'check_model_size', 'model_family', 'run_config',
-           'write_run', 'read_run_config', 'load_weights']
+__all__ = ['FOLDER_KINDS', 'LOCK_FILE', 'PNG_SOFTWARE', 'MAX_PARAMETERS', 'MAX_MODEL_IMAGE_SIZE', 'RUN_FORMAT',
+           'RUN_FORMAT_VERSION', 'CONFIG_FILE', 'VOCAB_FILE', 'WEIGHTS_FILE', 'RUN_FILES', 'RESERVED_KEYS',
+           'MODEL_FAMILIES', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'FolderKind',
+           'folder_kind', 'claim_folder', 'claim_png', 'discard_damaged', 'atomic_dir', 'sha256_file', 'file_digests',
+           'check_digests', 'check_finite', 'RunLock', 'physical_memory', 'check_memory', 'count_parameters',
+           'check_model_size', 'model_family', 'run_config', 'write_run', 'read_run_config', 'load_weights']
 
 # %% ../nbs/90_files.ipynb #1c5d902a
 def _fsync_dir(path):
@@ -278,6 +278,7 @@ def _unlock(f):
 
 # %% ../nbs/90_files.ipynb #fec52468
 MAX_PARAMETERS = 500_000_000   # about 2 GB of fp32 weights: the largest model a run folder may describe
+MAX_MODEL_IMAGE_SIZE = 512     # the largest image side a stored model config may ask for
 
 def physical_memory() -> int | None:
     "Bytes of memory this machine has (None where the OS does not say)."

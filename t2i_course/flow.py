@@ -15,16 +15,16 @@ from torch import nn
 import torch.nn.functional as F
 
 from .core import Config, InputError, evaluating, set_seed
-from .files import check_model_size
+from .files import MAX_MODEL_IMAGE_SIZE, check_model_size
 from .data import to_float
-from .text_cnn import AttributeHead, TextCNN, TextCNNConfig, caption_targets, encode_captions
+from .text_cnn import AttributeHead, TextCNN, TextCNNConfig, encode_captions
 from .speed import set_lr
 from .train import ModelFamily, TrainConfig, text_phase_step, word_vectors
 
 # %% auto #0
-__all__ = ['SAMPLERS', 'PRESETS', 'MAX_MODEL_IMAGE_SIZE', 'FAMILY', 'euler', 'heun', 'FlowConfig', 'time_embedding', 'ResBlock',
-           'FlowNet', 'flow_path', 'flow_matching_loss', 'guided_velocity', 'FlowModel', 'FlowTrainConfig',
-           'build_flow', 'build_flow_model', 'FlowFamily']
+__all__ = ['SAMPLERS', 'PRESETS', 'FAMILY', 'euler', 'heun', 'FlowConfig', 'time_embedding', 'ResBlock', 'FlowNet', 'flow_path',
+           'flow_matching_loss', 'guided_velocity', 'FlowModel', 'FlowTrainConfig', 'build_flow', 'build_flow_model',
+           'FlowFamily']
 
 # %% ../nbs/14_flow_matching.ipynb #708b7fd2
 def _check_steps(steps) -> int:
@@ -280,7 +280,6 @@ class FlowModel(nn.Module):
                 out.append(d / d.norm())
         return torch.stack(out[:max(1, k)]).to(self.null_text.device)      # (k, 3, H, W), at most 12
 
-
 # %% ../nbs/14_flow_matching.ipynb #5ba786e5
 @dataclass
 class FlowTrainConfig(TrainConfig):
@@ -323,8 +322,6 @@ def build_flow(text: TextCNNConfig, flow: FlowConfig, embedding: torch.Tensor | 
     "A FlowModel with its text CNN (word vectors from `embedding`)."
     return FlowModel(flow, TextCNN(text, embedding=embedding))
 
-MAX_MODEL_IMAGE_SIZE = 512   # the largest image side a stored model config may ask for
-
 def build_flow_model(config: dict) -> FlowModel:
     "A FlowModel with fresh weights from config.json's 'model' ({'text_encoder': .., 'flow': ..}); a bad entry raises InputError naming it."
     if not isinstance(config, dict) or set(config) != {"text_encoder", "flow"}:
@@ -344,9 +341,8 @@ class FlowFamily(ModelFamily):
 
     def __init__(self, trainer):
         super().__init__(trainer)
-        t, dev, slots = trainer, trainer.device, trainer.data.slots
-        objects = max((len(x["objects"]) for x in slots), default=1) if slots is not None else 1
-        self.targets = caption_targets(slots, objects).to(dev) if slots is not None else None          # the text head's
+        t, dev = trainer, trainer.device
+        objects, self.targets = self.text_targets()                         # the text head's
         t.config = c = replace(t.config, text=replace(t.config.text, vocab_size=len(t.vocab)))
         embedding = word_vectors(c, t.vocab, t.tokens, c.text.embed_dim)
         set_seed(c.seed)

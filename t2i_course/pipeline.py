@@ -86,6 +86,9 @@ class TextToImage:
     @property
     def device(self) -> torch.device: return next(self.model.parameters()).device
 
+    @property
+    def can_score(self) -> bool: return hasattr(self.model, "disc") and not self.generator_only   # a discriminator to score with
+
     @classmethod
     def load(cls, run_dir, device: str | None = None) -> TextToImage:
         "Read a run folder (config.json, vocab.json, model.safetensors) of any family onto `device` (default: `get_device()`), in eval mode."
@@ -150,7 +153,7 @@ class TextToImage:
         if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (s, s, 3): raise InputError(f"images must be uint8 (N, {s}, {s}, 3), got {x.dtype} {x.shape}")
         tokens = _caption_tokens(texts, self.vocab)
         if len(tokens) != len(x): raise InputError(f"{len(x)} images but {len(tokens)} captions; give one caption per image")
-        if not hasattr(self.model, "disc"):
+        if not self.can_score and not self.generator_only:
             raise InputError(f"this run's model ({getattr(self.model, 'family', type(self.model).__name__)}) has no discriminator to score with")
         if self.generator_only:
             raise InputError(f"{self.run_dir} holds the generator only (no discriminator to score with); score a run folder written by `t2i-course train`")

@@ -28,7 +28,7 @@ from .files import (CONFIG_FILE, FOLDER_KINDS, VOCAB_FILE, WEIGHTS_FILE, RunLock
                     read_run_config, run_config, write_run)
 from .data import ImageCaptionFolder, load_clevr, load_coco_captions, load_dataset, make_dataset, object_layout, to_tensors
 from .text import Vocab, tokenize
-from .text_cnn import encode_captions
+from .text_cnn import caption_targets, encode_captions
 from .speed import CapturedStep, bf16_speedup, choose_threads, graph_ready, time_calls
 
 # %% auto #0
@@ -247,6 +247,12 @@ class ModelFamily:
     def saved_model(self, ema: nn.Module) -> nn.Module: raise NotImplementedError   # the model as saved: the generator from `ema`
     def prepare_capture(self): pass                                            # make the step capturable in one CUDA graph
     def sampling(self) -> dict: return {}                                      # config.json's "sampling": how the run draws images
+
+    def text_targets(self) -> tuple[int, torch.Tensor | None]:
+        "How many objects the captions name (1, or 2 with two-object captions) and the text phase's targets (N, heads) on the device (None: no slots known)."
+        slots = self.trainer.data.slots
+        objects = max((len(x["objects"]) for x in slots), default=1) if slots is not None else 1
+        return objects, (caption_targets(slots, objects).to(self.trainer.device) if slots is not None else None)
 
     @classmethod
     def build(cls, model_config: dict) -> nn.Module: raise NotImplementedError   # fresh weights from config.json's "model"

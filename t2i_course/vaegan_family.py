@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .core import Config, InputError, set_seed
-from .files import check_model_size
+from .files import MAX_MODEL_IMAGE_SIZE, check_model_size
 from .data import to_float
 from .discriminator import Discriminator, DiscriminatorConfig, mismatched_indices
 from .text_cnn import AttributeHead, TextCNN, TextCNNConfig, caption_targets, encode_captions
@@ -24,8 +24,8 @@ from .slots import LAYOUT_WEIGHT, SlotDecoder, layout_reconstruct, slot_cvae_los
 from .train import ModelFamily, TrainConfig, text_phase_step, word_vectors
 
 # %% auto #0
-__all__ = ['PRESETS', 'VAEGAN_PARTS', 'MAX_MODEL_IMAGE_SIZE', 'FAMILY', 'VAEGANTrainConfig', 'build_system', 'build_model',
-           'build_vaegan', 'VAEGANFamily']
+__all__ = ['PRESETS', 'VAEGAN_PARTS', 'FAMILY', 'VAEGANTrainConfig', 'build_system', 'build_model', 'build_vaegan',
+           'VAEGANFamily']
 
 # %% ../nbs/08c_vaegan_family.ipynb #c94d3844
 @dataclass
@@ -98,7 +98,6 @@ PRESETS: dict[str, VAEGANTrainConfig] = {
 # %% ../nbs/08c_vaegan_family.ipynb #70486bb3
 VAEGAN_PARTS = {"text_encoder": TextCNNConfig, "vae": VAEConfig, "discriminator": DiscriminatorConfig,
                 "disc_text_encoder": TextCNNConfig, "vaegan": VAEGANConfig}   # config.json's "model": `system_config` key -> config class
-MAX_MODEL_IMAGE_SIZE = 512   # the largest image side a stored model config may ask for
 
 def build_system(text: TextCNNConfig, vae: VAEConfig, disc: DiscriminatorConfig, gan: VAEGANConfig, embedding: torch.Tensor | None = None,
                  disc_text: TextCNNConfig | None = None) -> VAEGAN:
@@ -140,8 +139,7 @@ class VAEGANFamily(ModelFamily):
     def __init__(self, trainer):
         super().__init__(trainer)
         t, dev, slots = trainer, trainer.device, trainer.data.slots
-        objects = max((len(x["objects"]) for x in slots), default=1) if slots is not None else 1   # 1, or 2 with two-object captions
-        self.targets = caption_targets(slots, objects).to(dev) if slots is not None else None                    # the text head's
+        objects, self.targets = self.text_targets()                                                              # the text head's
         self.aux_targets = caption_targets(slots, objects, "reading").to(dev) if objects == 2 else self.targets  # the aux classifier's
         c = t.config
         k, lay = c.vae.objects, t.data.layout
